@@ -1,0 +1,1 @@
+"""Gymnasium wrappers over mmrl envs."""

@@ -1,0 +1,1 @@
+"""Mixture optimisation (MoDoMoDo): see the mixtures issue."""
