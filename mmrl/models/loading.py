@@ -1,0 +1,75 @@
+"""Build or load the policy: a tiny random model (tests, demo) or a real checkpoint from a local directory.
+
+The same code serves both: a tiny model is saved with `save_pretrained` into the run and loaded back through the
+path branch, exactly as `model.path: /models/Qwen2.5-VL-3B-Instruct` would be.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText, AutoTokenizer
+from transformers.utils import logging as hf_logging
+
+from mmrl.config import ModelConfig
+from mmrl.models.policy import Policy
+from mmrl.models.processor import VLProcessor
+from mmrl.models.tiny import build_tiny_text, build_tiny_vl
+from mmrl.models.tokenizer import train_tokenizer
+
+VL_MODEL_TYPES = {"qwen2_5_vl", "qwen2_vl", "qwen3_vl"}
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+hf_logging.disable_progress_bar()
+
+
+def build_tiny_policy(cfg: ModelConfig, corpus: list[str]) -> Policy:
+    """A random tiny model whose tokenizer is trained on `corpus` (the envs' own prompt texts)."""
+    tokenizer = train_tokenizer(corpus, cfg.tiny_vocab_size)
+    if cfg.tiny == "vl":
+        model, processor = build_tiny_vl(
+            tokenizer, cfg.tiny_hidden_size, cfg.tiny_layers, cfg.seed, cfg.min_pixels, cfg.max_pixels
+        )
+        return Policy(model, processor, tokenizer, is_vl=True)
+    return Policy(build_tiny_text(tokenizer, cfg.tiny_hidden_size, cfg.tiny_layers, cfg.seed), None, tokenizer, False)
+
+
+def load_pretrained_policy(path: str, cfg: ModelConfig) -> Policy:
+    """Load a Hugging Face checkpoint folder (VL or text-only), or raise naming the path that is missing."""
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"model.path: no such directory: {path!r}")
+    if not os.path.isfile(os.path.join(path, "config.json")):
+        raise FileNotFoundError(f"model.path: {path!r} has no config.json (not a save_pretrained folder)")
+    model_type = AutoConfig.from_pretrained(path).model_type
+    kwargs = dict(dtype=_DTYPES[cfg.dtype], attn_implementation=cfg.attn_implementation)
+    if model_type in VL_MODEL_TYPES:
+        model = AutoModelForImageTextToText.from_pretrained(path, **kwargs)
+        processor = VLProcessor.load(path, cfg.min_pixels, cfg.max_pixels)
+        return Policy(model, processor, processor.tokenizer, is_vl=True)
+    model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    return Policy(model, None, AutoTokenizer.from_pretrained(path, padding_side="left"), is_vl=False)
+
+
+def prepare_for_training(policy: Policy, cfg: ModelConfig, adapter_path: str | None = None) -> Policy:
+    """Attach LoRA adapters (new, or trainable ones loaded from a checkpoint) and gradient checkpointing."""
+    if adapter_path is not None or cfg.lora.r > 0:
+        from peft import LoraConfig, PeftModel, get_peft_model
+
+        if adapter_path is not None:
+            policy.model = PeftModel.from_pretrained(policy.model, adapter_path, is_trainable=True)
+        else:
+            lora = LoraConfig(
+                r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+                target_modules=cfg.lora.target_modules, task_type="CAUSAL_LM",
+            )
+            policy.model = get_peft_model(policy.model, lora)
+    if cfg.gradient_checkpointing:
+        policy.model.gradient_checkpointing_enable()
+    return policy
+
+
+def save_policy(policy: Policy, directory: str) -> None:
+    """`save_pretrained` of the model (or its LoRA adapter) and of the processor/tokenizer, as safetensors."""
+    policy.model.save_pretrained(directory, safe_serialization=True)
+    (policy.processor or policy.tokenizer).save_pretrained(directory)

@@ -1,0 +1,128 @@
+"""The policy: a (VL or text) causal LM with its processor, turning chat prompts into token log-probs.
+
+A sample is a prompt (chat messages + images, encoded once) and a completion (token ids). Batches are laid out
+as `[left-padded prompt | right-padded completion]`, so every completion starts at the same column and only the
+completion's logits are computed (`logits_to_keep`). Vision special tokens are masked out of every distribution:
+a random policy that samples `<|image_pad|>` would crash the next forward, and probability mass would otherwise
+drift onto tokens the policy may never emit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image
+
+from mmrl.models.tokenizer import VISION_TOKENS
+
+
+@dataclass
+class Prompt:
+    """One model input, encoded once: chat messages rendered with the chat template, plus their images."""
+
+    messages: list[dict]
+    text: str
+    input_ids: torch.Tensor  # (T,)
+    images: list[Image.Image] = field(default_factory=list)
+    pixel_values: torch.Tensor | None = None  # (patches, C*14*14*2) for Qwen-VL
+    image_grid_thw: torch.Tensor | None = None  # (n_images, 3)
+
+
+class Policy:
+    """Wraps a model and its processor (VL) or tokenizer (text). `model` may be a peft or DeepSpeed wrapper."""
+
+    def __init__(self, model: torch.nn.Module, processor, tokenizer, is_vl: bool):
+        self.model = model
+        self.processor = processor
+        self.tokenizer = tokenizer
+        self.is_vl = is_vl
+        vocab = tokenizer.get_vocab()
+        self.suppressed_ids = sorted(vocab[t] for t in VISION_TOKENS if t in vocab)
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self.stop_ids = sorted({i for i in (tokenizer.eos_token_id, tokenizer.convert_tokens_to_ids("<|endoftext|>")) if isinstance(i, int)})
+        self.image_token_id = vocab.get("<|image_pad|>")
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    # ------------------------------------------------------------------ encoding
+    def encode(self, messages: list[dict], images: list[np.ndarray | Image.Image] = ()) -> Prompt:
+        """Render chat messages with the chat template and encode them (and their images) for the model."""
+        pil = [im if isinstance(im, Image.Image) else Image.fromarray(np.asarray(im, dtype=np.uint8)) for im in images]
+        if pil and not self.is_vl:
+            raise ValueError("this model is text-only but the observation has an image; use a VL model or a text env")
+        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        if pil:
+            enc = self.processor(text=[text], images=pil, return_tensors="pt")
+            return Prompt(messages, text, enc["input_ids"][0], pil, enc["pixel_values"], enc["image_grid_thw"])
+        ids = self.tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"][0]
+        return Prompt(messages, text, ids)
+
+    def decode(self, token_ids: list[int]) -> str:
+        return self.tokenizer.decode(token_ids, skip_special_tokens=True)
+
+    # ------------------------------------------------------------------ batching
+    def collate(self, prompts: list[Prompt], completions: list[list[int]] | None = None) -> dict:
+        """Model inputs for `[left-padded prompt | right-padded completion]`; `completion_mask` marks real tokens."""
+        completions = completions if completions is not None else [[] for _ in prompts]
+        p_len = max(len(p.input_ids) for p in prompts)
+        c_len = max((len(c) for c in completions), default=0)
+        batch = len(prompts)
+        input_ids = torch.full((batch, p_len + c_len), self.pad_id, dtype=torch.long)  # (B, L)
+        attention = torch.zeros((batch, p_len + c_len), dtype=torch.long)  # (B, L)
+        completion_mask = torch.zeros((batch, c_len), dtype=torch.float32)  # (B, Tc)
+        for i, (p, c) in enumerate(zip(prompts, completions)):
+            n = len(p.input_ids)
+            input_ids[i, p_len - n : p_len] = p.input_ids
+            attention[i, p_len - n : p_len] = 1
+            if c:
+                input_ids[i, p_len : p_len + len(c)] = torch.tensor(c, dtype=torch.long)
+                attention[i, p_len : p_len + len(c)] = 1
+                completion_mask[i, : len(c)] = 1.0
+        batch_inputs = {"input_ids": input_ids, "attention_mask": attention}
+        with_images = [p for p in prompts if p.pixel_values is not None]
+        if with_images:
+            batch_inputs["pixel_values"] = torch.cat([p.pixel_values for p in with_images])
+            batch_inputs["image_grid_thw"] = torch.cat([p.image_grid_thw for p in with_images])
+            batch_inputs["mm_token_type_ids"] = (input_ids == self.image_token_id).long()
+        else:
+            # Text positions count real tokens only, as generate() does with left padding.
+            batch_inputs["position_ids"] = (attention.cumsum(-1) - 1).clamp(min=0)
+        device = self.device
+        out = {k: v.to(device) for k, v in batch_inputs.items()}
+        out["completion_mask"] = completion_mask.to(device)
+        out["prompt_len"] = p_len
+        return out
+
+    # ------------------------------------------------------------------ log-probs
+    def completion_logprobs(
+        self, prompts: list[Prompt], completions: list[list[int]], temperature: float = 1.0, with_entropy: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Per-token log p(completion | prompt) under the sampling distribution (logits / temperature).
+
+        Returns (logprobs (B, Tc), mask (B, Tc), entropy (B, Tc) or None). Gradients flow when enabled.
+        """
+        batch = self.collate(prompts, completions)
+        mask = batch.pop("completion_mask")
+        batch.pop("prompt_len")
+        c_len = mask.shape[1]
+        if c_len == 0:
+            empty = mask.new_zeros(mask.shape)
+            return empty, mask, (empty if with_entropy else None)
+        # The logit at column t predicts token t+1: keep the last c_len+1 columns, drop the final one.
+        logits = self.model(**batch, logits_to_keep=c_len + 1, use_cache=False).logits[:, :-1]  # (B, Tc, V)
+        logits = logits.float() / max(temperature, 1e-6)
+        if self.suppressed_ids:
+            logits[..., self.suppressed_ids] = float("-inf")
+        logp_all = torch.log_softmax(logits, dim=-1)  # (B, Tc, V)
+        target = batch["input_ids"][:, -c_len:]  # (B, Tc)
+        logprobs = logp_all.gather(-1, target.unsqueeze(-1)).squeeze(-1) * mask  # (B, Tc)
+        entropy = None
+        if with_entropy:
+            with torch.no_grad():
+                p = logp_all.exp()
+                entropy = -torch.where(p > 0, p * logp_all, torch.zeros_like(p)).sum(-1) * mask  # (B, Tc)
+        return logprobs, mask, entropy

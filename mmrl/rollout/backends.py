@@ -1,0 +1,96 @@
+"""Generation backends: turn encoded prompts into sampled completions.
+
+`HFBackend` runs `transformers` generate on the training model itself (CPU or one GPU). A vLLM backend plugs in
+behind the same `GenerationBackend` protocol (imported lazily; it needs the GPU install, `pip install .[gpu]`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+
+from mmrl.models.policy import Policy, Prompt
+
+
+@dataclass
+class SamplingParams:
+    max_new_tokens: int
+    temperature: float = 1.0
+    top_p: float = 1.0
+
+
+@dataclass
+class Completion:
+    token_ids: list[int]
+    """Generated tokens, up to and including the stop token when one was produced."""
+    text: str
+    """Decoded response without special tokens."""
+    finished: bool
+    """True when the model stopped by itself, False when cut at max_new_tokens."""
+
+
+class GenerationBackend(Protocol):
+    def generate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]: ...
+
+
+class HFBackend:
+    """Batched `model.generate` on the policy's own weights (always in sync with training)."""
+
+    def __init__(self, policy: Policy, batch_size: int = 64):
+        self.policy = policy
+        self.batch_size = batch_size
+
+    @torch.no_grad()
+    def generate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
+        out: list[Completion] = []
+        for start in range(0, len(prompts), self.batch_size):
+            out.extend(self._generate_batch(prompts[start : start + self.batch_size], params))
+        return out
+
+    def _generate_batch(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
+        policy = self.policy
+        batch = policy.collate(prompts)
+        batch.pop("completion_mask")
+        p_len = batch.pop("prompt_len")
+        batch.pop("position_ids", None)  # generate derives positions from the attention mask
+        sample = params.temperature > 0
+        model = policy.model
+        was_training = model.training
+        model.eval()
+        try:
+            sequences = model.generate(
+                **batch,
+                max_new_tokens=params.max_new_tokens,
+                do_sample=sample,
+                temperature=params.temperature if sample else None,
+                top_p=params.top_p if sample else None,
+                top_k=None,
+                suppress_tokens=policy.suppressed_ids or None,
+                eos_token_id=policy.stop_ids,
+                pad_token_id=policy.pad_id,
+            )
+        finally:
+            model.train(was_training)
+        completions = []
+        for row in sequences[:, p_len:].tolist():
+            ids, finished = [], False
+            for tok in row:
+                ids.append(tok)
+                if tok in policy.stop_ids:
+                    finished = True
+                    break
+            # Trailing pad after a stop is dropped above; a row cut at the limit keeps all its tokens.
+            completions.append(Completion(ids, policy.decode(ids), finished))
+        return completions
+
+
+def make_backend(name: str, policy: Policy, batch_size: int) -> GenerationBackend:
+    if name == "hf":
+        return HFBackend(policy, batch_size)
+    if name == "vllm":
+        raise NotImplementedError(
+            "rollout.backend=vllm: the vLLM backend is not implemented yet; GenerationBackend is the seam it plugs into"
+        )
+    raise ValueError(f"rollout.backend: unknown backend {name!r} (choose 'hf' or 'vllm')")

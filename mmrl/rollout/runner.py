@@ -1,0 +1,192 @@
+"""The episode runner: many env copies stepped in lock-step, one batched generation per turn.
+
+One-step dataset tasks and multi-turn games go through the same loop:
+observation → chat messages (with text history) → generate → `env.step(response_text)` → next observation.
+A GRPO group is G requests with the same env and reset seed. An env that raises or hangs ends its episode with
+`error` set (reward 0) and is rebuilt; the run goes on.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+
+import mmrl.envs  # noqa: F401  (registers the mmrl/* ids)
+from mmrl.config import EnvSpec, RolloutConfig
+from mmrl.models.policy import Policy, Prompt
+from mmrl.rollout.backends import Completion, GenerationBackend, SamplingParams
+from mmrl.rollout.messages import build_messages, observation_parts
+
+log = logging.getLogger("mmrl.rollout")
+
+
+@dataclass
+class Turn:
+    prompt: Prompt
+    completion: Completion
+    reward: float
+    info: dict[str, Any]
+
+
+@dataclass
+class EpisodeRequest:
+    env_index: int
+    """Index into the list of env specs."""
+    seed: int
+    """Reset seed: equal seeds give equal starting observations (one GRPO group)."""
+    group: int = 0
+    """Group id, for advantage estimation."""
+
+
+@dataclass
+class Episode:
+    request: EpisodeRequest
+    reset_info: dict[str, Any]
+    turns: list[Turn] = field(default_factory=list)
+    error: str | None = None
+    truncated: bool = False
+
+    @property
+    def total_reward(self) -> float:
+        return float(sum(t.reward for t in self.turns))
+
+    @property
+    def success(self) -> bool:
+        return bool(self.turns and self.turns[-1].info.get("success", False)) and self.error is None
+
+
+def make_env(spec: EnvSpec, eval_mode: bool = False) -> gym.Env:
+    """`gymnasium.make` with the spec's kwargs (eval_kwargs merged over them for held-out evaluation)."""
+    kwargs = dict(spec.kwargs) | (dict(spec.eval_kwargs) if eval_mode else {})
+    try:
+        return gym.make(spec.id, **kwargs)
+    except gym.error.Error as err:
+        raise ValueError(f"envs: cannot make {spec.id!r}: {err}") from err
+
+
+class EnvPool:
+    """Copies of each env, created on demand and reused across steps; a broken copy is replaced."""
+
+    def __init__(self, specs: list[EnvSpec], eval_mode: bool = False):
+        self.specs = specs
+        self.eval_mode = eval_mode
+        self._envs: dict[tuple[int, int], gym.Env] = {}
+
+    def get(self, env_index: int, slot: int) -> gym.Env:
+        key = (env_index, slot)
+        if key not in self._envs:
+            self._envs[key] = make_env(self.specs[env_index], self.eval_mode)
+        return self._envs[key]
+
+    def discard(self, env_index: int, slot: int) -> None:
+        env = self._envs.pop((env_index, slot), None)
+        if env is not None:
+            # Closing a hung env could hang too; do it off the caller's thread.
+            threading.Thread(target=_close_quietly, args=(env,), daemon=True).start()
+
+    def close(self) -> None:
+        for key in list(self._envs):
+            _close_quietly(self._envs.pop(key))
+
+
+def _close_quietly(env: gym.Env) -> None:
+    try:
+        env.close()
+    except Exception:  # noqa: BLE001  (closing is best effort)
+        pass
+
+
+class EpisodeRunner:
+    def __init__(self, pool: EnvPool, policy: Policy, backend: GenerationBackend, cfg: RolloutConfig):
+        self.pool = pool
+        self.policy = policy
+        self.backend = backend
+        self.cfg = cfg
+        self._executor = cf.ThreadPoolExecutor(max_workers=8, thread_name_prefix="mmrl-env")
+
+    def run(self, requests: list[EpisodeRequest], params: SamplingParams) -> list[Episode]:
+        """Play every request to the end (or `max_episode_steps` turns) and return the episodes in order."""
+        slot_of = _slot_numbers(requests)  # the i-th request of an env uses that env's copy number slot_of[i]
+        episodes, observations, histories = [], [], []
+        envs: list[gym.Env | None] = []
+        for req, slot in zip(requests, slot_of):
+            env = self.pool.get(req.env_index, slot)
+            result = self._call(env.reset, seed=req.seed)
+            if isinstance(result, Exception):
+                self.pool.discard(req.env_index, slot)
+                episodes.append(Episode(req, {}, error=f"reset failed: {result!r}"))
+                observations.append(None)
+                envs.append(None)
+            else:
+                episodes.append(Episode(req, dict(result[1])))
+                observations.append(result[0])
+                envs.append(env)
+            histories.append([])
+        system = {i: self._system_prompt(env) for i, env in enumerate(envs) if env is not None}
+
+        for turn in range(self.cfg.max_episode_steps):
+            active = [i for i, env in enumerate(envs) if env is not None]
+            if not active:
+                break
+            prompts = []
+            for i in active:
+                text, image = observation_parts(observations[i])
+                history = histories[i][-self.cfg.history_turns :] if self.cfg.history_turns > 0 else []
+                messages, images = build_messages(text, image, history, system[i])
+                prompts.append(self.policy.encode(messages, images))
+            completions = self.backend.generate(prompts, params)
+            futures = {i: self._executor.submit(envs[i].step, c.text) for i, c in zip(active, completions)}
+            for i, prompt, completion in zip(active, prompts, completions):
+                ep, req = episodes[i], episodes[i].request
+                try:
+                    obs, reward, terminated, truncated, info = futures[i].result(timeout=self.cfg.env_step_timeout_s)
+                except cf.TimeoutError:
+                    ep.error = f"env step exceeded {self.cfg.env_step_timeout_s}s"
+                except Exception as err:  # noqa: BLE001  (a crashed env ends its episode, not the run)
+                    ep.error = f"env step raised {err!r}"
+                if ep.error is not None:
+                    log.warning("episode (env %d, seed %d): %s; env rebuilt", req.env_index, req.seed, ep.error)
+                    ep.turns.append(Turn(prompt, completion, 0.0, {"env_error": ep.error}))
+                    self.pool.discard(req.env_index, slot_of[i])
+                    envs[i] = None
+                    continue
+                ep.turns.append(Turn(prompt, completion, float(reward), dict(info)))
+                histories[i].append((observation_parts(observations[i])[0], completion.text))
+                observations[i] = obs
+                if terminated or truncated:
+                    ep.truncated = bool(truncated and not terminated)
+                    envs[i] = None
+        for i, env in enumerate(envs):
+            if env is not None:  # still running after max_episode_steps turns
+                episodes[i].truncated = True
+        return episodes
+
+    def _call(self, fn, **kwargs):
+        try:
+            return self._executor.submit(fn, **kwargs).result(timeout=self.cfg.env_step_timeout_s)
+        except Exception as err:  # noqa: BLE001
+            log.warning("env call %s failed: %r", getattr(fn, "__name__", fn), err)
+            return err
+
+    def _system_prompt(self, env: gym.Env) -> str | None:
+        if self.cfg.system_prompt is not None:
+            return self.cfg.system_prompt
+        return getattr(env.unwrapped, "system_prompt", None)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self.pool.close()
+
+
+def _slot_numbers(requests: list[EpisodeRequest]) -> list[int]:
+    counts: dict[int, int] = {}
+    out = []
+    for req in requests:
+        out.append(counts.get(req.env_index, 0))
+        counts[req.env_index] = out[-1] + 1
+    return out
