@@ -7,8 +7,18 @@ code reads a config key that the dataclasses do not declare.
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import difflib
+import os
+import re
+import types
+import typing
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+import yaml
 
 
 @dataclass
@@ -189,3 +199,350 @@ class Config:
     """Loop length, checkpoints, logging."""
     eval: EvalConfig = field(default_factory=EvalConfig)
     """Held-out evaluation."""
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Loading: YAML -> dict -> overrides -> dataclasses -> validation
+
+
+class ConfigError(ValueError):
+    """A config file, override or value is wrong; the message names the key and its dotted place."""
+
+
+T = TypeVar("T")
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that also reads `1e-4` as a float.
+
+    PyYAML implements YAML 1.1, whose float pattern needs a dot (`1.0e-4`), so `lr: 1e-4` would load as the
+    string '1e-4'. This loader adds YAML 1.2's exponent form; everything else is SafeLoader's behaviour.
+    """
+
+
+_YamlLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def _yaml_load(text: str) -> Any:
+    return yaml.load(text, Loader=_YamlLoader)  # a SafeLoader subclass: no arbitrary objects
+
+
+def _place(where: str, key: object) -> str:
+    return f"{where}.{key}" if where else str(key)
+
+
+def _short_repr(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _is_union(tp: Any) -> bool:
+    return typing.get_origin(tp) in (typing.Union, types.UnionType)
+
+
+def _type_name(tp: Any) -> str:
+    if tp is type(None):
+        return "None"
+    if dataclasses.is_dataclass(tp):
+        return f"a mapping ({tp.__name__})"
+    if _is_union(tp):
+        return " or ".join(_type_name(arg) for arg in typing.get_args(tp))
+    if typing.get_origin(tp) is not None:
+        return str(tp).replace("typing.", "")
+    return getattr(tp, "__name__", str(tp))
+
+
+def _type_error(place: str, tp: Any, value: Any) -> ConfigError:
+    return ConfigError(f"'{place}' expects {_type_name(tp)}, got {type(value).__name__} {_short_repr(value)}")
+
+
+def _convert(tp: Any, value: Any, place: str) -> Any:
+    """Check `value` against the annotation `tp` and build it (recursively for dataclasses and containers)."""
+    if tp is Any:
+        return copy.deepcopy(value)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, Mapping):
+            raise _type_error(place, tp, value)
+        return from_dict(tp, value, place)
+    if _is_union(tp):
+        args = typing.get_args(tp)
+        if value is None:
+            if type(None) in args:
+                return None
+            raise _type_error(place, tp, value)
+        candidates = [arg for arg in args if arg is not type(None)]
+        if len(candidates) == 1:
+            try:
+                return _convert(candidates[0], value, place)
+            except ConfigError as error:
+                # Name the whole union (e.g. 'str or None') rather than the branch that was tried.
+                if str(error).startswith(f"'{place}' expects "):
+                    raise _type_error(place, tp, value) from None
+                raise
+        for arg in candidates:
+            try:
+                return _convert(arg, value, place)
+            except ConfigError:
+                continue
+        raise _type_error(place, tp, value)
+    origin = typing.get_origin(tp)
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise _type_error(place, tp, value)
+        (item_tp,) = typing.get_args(tp) or (Any,)
+        return [_convert(item_tp, item, f"{place}[{i}]") for i, item in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            raise _type_error(place, tp, value)
+        key_tp, value_tp = typing.get_args(tp) or (Any, Any)
+        out = {}
+        for key, item in value.items():
+            if key_tp is str and not isinstance(key, str):
+                raise ConfigError(f"'{place}' keys must be strings, got {type(key).__name__} {key!r}")
+            out[key] = _convert(value_tp, item, _place(place, key))
+        return out
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise _type_error(place, tp, value)
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _type_error(place, tp, value)
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _type_error(place, tp, value)
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise _type_error(place, tp, value)
+        return value
+    raise TypeError(f"config annotation {tp!r} at '{place}' is not supported by mmrl.config")
+
+
+def from_dict(cls: type[T], data: Mapping[str, Any], where: str = "") -> T:
+    """Build the dataclass `cls` from plain data (as loaded from YAML), strictly.
+
+    Nested dataclasses, lists and dicts are built recursively. An unknown key raises ConfigError naming its
+    dotted place and the closest field name (`unknown key 'rollout.grup_size' (did you mean 'group_size'?)`);
+    a missing required field, or a value of the wrong type, raises ConfigError naming its place. `where` is the
+    place of `data` itself (e.g. 'envs[0]'), used only in messages.
+    """
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"from_dict expects a dataclass type, got {cls!r}")
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"'{where or '<config>'}' expects a mapping ({cls.__name__}), got "
+                          f"{type(data).__name__} {_short_repr(data)}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    for key in data:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(fields)}"
+            raise ConfigError(f"unknown key '{_place(where, key)}' ({hint})")
+    kwargs = {}
+    for name, f in fields.items():
+        if name in data:
+            kwargs[name] = _convert(hints[name], data[name], _place(where, name))
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"missing required key '{_place(where, name)}'")
+    return cls(**kwargs)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Plain, YAML-able data (dicts, lists, scalars) for a config dataclass; `from_dict` inverts it."""
+    return dataclasses.asdict(cfg)
+
+
+def _parse_index(segment: str) -> int | None:
+    return int(segment) if re.fullmatch(r"-?[0-9]+", segment) else None
+
+
+def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Return a copy of `data` with each `dotted.key=value` override applied, in order.
+
+    Values are parsed as YAML (`train.total_steps=10` is an int, `model.path=null` is None,
+    `envs='[{id: mypkg:MyEnv-v0}]'` is a list of mappings, `optim.lr=1e-4` is a float). A numeric segment
+    indexes a list (`envs.0.kwargs.style=think`); missing intermediate mappings are created. Keys are not
+    checked here: `from_dict` reports a misspelt key afterwards exactly as it would for the YAML file.
+    """
+    out = copy.deepcopy(dict(data))
+    for override in overrides:
+        key, sep, raw = override.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"malformed override {override!r}: expected dotted.key=value")
+        segments = key.split(".")
+        if any(not s for s in segments):
+            raise ConfigError(f"malformed override {override!r}: empty key segment")
+        try:
+            value = _yaml_load(raw)
+        except yaml.YAMLError as error:
+            raise ConfigError(f"override {override!r}: value is not valid YAML ({error})") from None
+        node: Any = out
+        for depth, segment in enumerate(segments):
+            last = depth == len(segments) - 1
+            here = ".".join(segments[: depth + 1])
+            if isinstance(node, list):
+                index = _parse_index(segment)
+                if index is None:
+                    raise ConfigError(f"override {override!r}: '{'.'.join(segments[:depth]) or key}' is a list; "
+                                      f"index it with a number, not {segment!r}")
+                if not -len(node) <= index < len(node):
+                    raise ConfigError(f"override {override!r}: index {index} is out of range for "
+                                      f"'{'.'.join(segments[:depth])}' (length {len(node)})")
+                if last:
+                    node[index] = value
+                else:
+                    if node[index] is None:
+                        node[index] = {}
+                    node = node[index]
+            elif isinstance(node, dict):
+                if last:
+                    node[segment] = value
+                else:
+                    if node.get(segment) is None:
+                        node[segment] = {}
+                    node = node[segment]
+            else:
+                parent = ".".join(segments[:depth])
+                raise ConfigError(f"override {override!r}: cannot set '{here}' because '{parent}' is "
+                                  f"{type(node).__name__} {_short_repr(node)}, not a mapping or list")
+    return out
+
+
+def _deep_merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with `update` merged in: mappings merge key by key, anything else (lists too) replaces."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(out.get(key), dict) and isinstance(value, Mapping):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(path: str | os.PathLike[str] | None, overrides: Iterable[str] = ()) -> Config:
+    """Read a YAML config (None: all defaults), apply `key=value` overrides, build and validate a Config.
+
+    The YAML is merged over the defaults before overrides are applied, so an override can reach into a
+    section or list the YAML leaves out (`envs.0.kwargs.split=test` with the default envs).
+    """
+    data: Any = {}
+    if path is not None:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = _yaml_load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {os.fspath(path)}") from None
+        except yaml.YAMLError as error:
+            raise ConfigError(f"config file {os.fspath(path)} is not valid YAML: {error}") from None
+        if data is None:  # an empty file
+            data = {}
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"config file {os.fspath(path)} must hold a mapping at the top level, got "
+                              f"{type(data).__name__}")
+    data = _deep_merge(to_dict(Config()), data)
+    data = apply_overrides(data, list(overrides))
+    cfg = from_dict(Config, data)
+    validate(cfg)
+    return cfg
+
+
+def _check_choice(errors: list[str], place: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        close = difflib.get_close_matches(value, choices, n=1) if isinstance(value, str) else []
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        errors.append(f"'{place}' must be one of {', '.join(choices)}; got {value!r}{hint}")
+
+
+def validate(cfg: Config) -> None:
+    """Check value ranges and choices; raise one ConfigError listing every problem, each naming its key."""
+    errors: list[str] = []
+
+    def need(ok: bool, place: str, rule: str, value: Any) -> None:
+        if not ok:
+            errors.append(f"'{place}' must be {rule}; got {value!r}")
+
+    _check_choice(errors, "model.tiny", cfg.model.tiny, ("vl", "text"))
+    _check_choice(errors, "model.dtype", cfg.model.dtype, ("float32", "bfloat16", "float16"))
+    _check_choice(errors, "rollout.backend", cfg.rollout.backend, ("hf", "vllm"))
+    _check_choice(errors, "algo.name", cfg.algo.name, ("grpo",))
+    _check_choice(errors, "algo.advantage", cfg.algo.advantage, ("grpo", "drgrpo"))
+    _check_choice(errors, "algo.loss_agg", cfg.algo.loss_agg,
+                  ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum"))
+    _check_choice(errors, "algo.kl_estimator", cfg.algo.kl_estimator, ("k1", "k2", "k3"))
+    _check_choice(errors, "optim.schedule", cfg.optim.schedule, ("constant", "linear", "cosine"))
+
+    for place, value in [
+        ("rollout.group_size", cfg.rollout.group_size),
+        ("rollout.groups_per_step", cfg.rollout.groups_per_step),
+        ("rollout.max_new_tokens", cfg.rollout.max_new_tokens),
+        ("rollout.max_episode_steps", cfg.rollout.max_episode_steps),
+        ("rollout.generation_batch_size", cfg.rollout.generation_batch_size),
+        ("algo.ppo_epochs", cfg.algo.ppo_epochs),
+        ("algo.minibatch_size", cfg.algo.minibatch_size),
+        ("optim.grad_accum_steps", cfg.optim.grad_accum_steps),
+        ("train.total_steps", cfg.train.total_steps),
+        ("train.sft_batch_size", cfg.train.sft_batch_size),
+        ("train.torch_threads", cfg.train.torch_threads),
+        ("eval.samples_per_episode", cfg.eval.samples_per_episode),
+    ]:
+        need(value > 0, place, "> 0", value)
+    for place, value in [
+        ("model.lora.r", cfg.model.lora.r),
+        ("rollout.history_turns", cfg.rollout.history_turns),
+        ("rollout.temperature", cfg.rollout.temperature),
+        ("algo.clip_low", cfg.algo.clip_low),
+        ("algo.clip_high", cfg.algo.clip_high),
+        ("algo.kl_coef", cfg.algo.kl_coef),
+        ("optim.lr", cfg.optim.lr),
+        ("optim.weight_decay", cfg.optim.weight_decay),
+        ("optim.max_grad_norm", cfg.optim.max_grad_norm),
+        ("optim.warmup_steps", cfg.optim.warmup_steps),
+        ("train.eval_every", cfg.train.eval_every),
+        ("train.save_every", cfg.train.save_every),
+        ("train.keep_checkpoints", cfg.train.keep_checkpoints),
+        ("train.log_samples", cfg.train.log_samples),
+        ("train.sft_steps", cfg.train.sft_steps),
+        ("eval.episodes", cfg.eval.episodes),
+        ("eval.temperature", cfg.eval.temperature),
+        ("eval.seed_offset", cfg.eval.seed_offset),
+    ]:
+        need(value >= 0, place, ">= 0", value)
+    need(0.0 < cfg.rollout.top_p <= 1.0, "rollout.top_p", "in (0, 1]", cfg.rollout.top_p)
+    need(cfg.rollout.env_step_timeout_s > 0, "rollout.env_step_timeout_s", "> 0", cfg.rollout.env_step_timeout_s)
+    need(cfg.algo.clip_low < 1.0, "algo.clip_low", "< 1 (the ratio's lower bound is 1 - clip_low)",
+         cfg.algo.clip_low)
+    need(0.0 <= cfg.model.lora.dropout < 1.0, "model.lora.dropout", "in [0, 1)", cfg.model.lora.dropout)
+    need(len(cfg.optim.betas) == 2 and all(0.0 <= b < 1.0 for b in cfg.optim.betas), "optim.betas",
+         "two numbers in [0, 1)", cfg.optim.betas)
+    if cfg.algo.minibatch_size > 0 and cfg.optim.grad_accum_steps > 0:
+        need(cfg.algo.minibatch_size % cfg.optim.grad_accum_steps == 0, "algo.minibatch_size",
+             f"divisible by optim.grad_accum_steps ({cfg.optim.grad_accum_steps})", cfg.algo.minibatch_size)
+
+    need(len(cfg.eval.pass_k) > 0, "eval.pass_k", "non-empty", cfg.eval.pass_k)
+    for i, k in enumerate(cfg.eval.pass_k):
+        need(1 <= k <= cfg.eval.samples_per_episode, f"eval.pass_k[{i}]",
+             f"in [1, eval.samples_per_episode] = [1, {cfg.eval.samples_per_episode}]", k)
+
+    need(len(cfg.envs) > 0, "envs", "a non-empty list", cfg.envs)
+    for i, env in enumerate(cfg.envs):
+        need(bool(env.id.strip()), f"envs[{i}].id", "a non-empty gymnasium id", env.id)
+        need(env.weight > 0, f"envs[{i}].weight", "> 0", env.weight)
+
+    if errors:
+        raise ConfigError("invalid config:\n  " + "\n  ".join(errors) if len(errors) > 1 else errors[0])
+
+
+def save_config(cfg: Config, path: str | os.PathLike[str]) -> None:
+    """Write `cfg` as YAML (fields in declaration order); `load_config(path)` reads back an equal Config."""
+    parent = os.path.dirname(os.fspath(path))
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        yaml.safe_dump(to_dict(cfg), fh, sort_keys=False, allow_unicode=True)
