@@ -1,0 +1,25 @@
+"""mmrl's Gymnasium environments. Importing this package registers every ``mmrl/...`` id with Gymnasium.
+
+Entry points are strings, so registering imports no env module; ``gymnasium.make`` imports it on first use.
+"""
+
+from __future__ import annotations
+
+import gymnasium
+
+#: id -> entry point of every env this package provides.
+_ENTRY_POINTS: dict[str, str] = {
+    "mmrl/Classification-v0": "mmrl.envs.classification.env:ClassificationEnv",
+}
+
+for _env_id, _entry_point in _ENTRY_POINTS.items():
+    if _env_id not in gymnasium.registry:  # a re-import (e.g. importlib.reload) must not register twice
+        gymnasium.register(id=_env_id, entry_point=_entry_point)
+
+
+def mmrl_env_ids() -> list[str]:
+    """Sorted ids of every registered ``mmrl/`` env (including ones registered outside this package)."""
+    return sorted(env_id for env_id in gymnasium.registry if env_id.startswith("mmrl/"))
+
+
+__all__ = ["mmrl_env_ids"]
