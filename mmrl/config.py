@@ -161,6 +161,9 @@ class TrainConfig:
     """Supervised warm-start steps on info['expert_action'] before RL (cold start); 0 skips it."""
     sft_batch_size: int = 32
     """Examples per supervised warm-start step."""
+    sft_target: str = "expert"
+    """Warm-start labels: 'expert' (info['expert_action']: teaches the task itself) or 'random_admissible' (a random
+    entry of info['admissible_actions']: teaches the answer format only, so RL starts from chance)."""
     deepspeed: str | None = None
     """DeepSpeed JSON config (e.g. configs/deepspeed/zero2.json) to train through a DeepSpeed engine."""
     torch_threads: int = 1
@@ -201,7 +204,7 @@ class Config:
     """Held-out evaluation."""
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------------
 # Loading: YAML -> dict -> overrides -> dataclasses -> validation
 
 
@@ -329,14 +332,16 @@ def from_dict(cls: type[T], data: Mapping[str, Any], where: str = "") -> T:
 
     Nested dataclasses, lists and dicts are built recursively. An unknown key raises ConfigError naming its
     dotted place and the closest field name (`unknown key 'rollout.grup_size' (did you mean 'group_size'?)`);
-    a missing required field, or a value of the wrong type, raises ConfigError naming its place. `where` is the
-    place of `data` itself (e.g. 'envs[0]'), used only in messages.
+    a missing required field, or a value of the wrong type, raises ConfigError naming its place. `where` is
+    the place of `data` itself (e.g. 'envs[0]'), used only in messages.
     """
     if not dataclasses.is_dataclass(cls):
         raise TypeError(f"from_dict expects a dataclass type, got {cls!r}")
     if not isinstance(data, Mapping):
-        raise ConfigError(f"'{where or '<config>'}' expects a mapping ({cls.__name__}), got "
-                          f"{type(data).__name__} {_short_repr(data)}")
+        raise ConfigError(
+            f"'{where or '<config>'}' expects a mapping ({cls.__name__}), got "
+            f"{type(data).__name__} {_short_repr(data)}"
+        )
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     for key in data:
@@ -390,11 +395,15 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[s
             if isinstance(node, list):
                 index = _parse_index(segment)
                 if index is None:
-                    raise ConfigError(f"override {override!r}: '{'.'.join(segments[:depth]) or key}' is a list; "
-                                      f"index it with a number, not {segment!r}")
+                    raise ConfigError(
+                        f"override {override!r}: '{'.'.join(segments[:depth]) or key}' is a list; "
+                        f"index it with a number, not {segment!r}"
+                    )
                 if not -len(node) <= index < len(node):
-                    raise ConfigError(f"override {override!r}: index {index} is out of range for "
-                                      f"'{'.'.join(segments[:depth])}' (length {len(node)})")
+                    raise ConfigError(
+                        f"override {override!r}: index {index} is out of range for "
+                        f"'{'.'.join(segments[:depth])}' (length {len(node)})"
+                    )
                 if last:
                     node[index] = value
                 else:
@@ -410,8 +419,10 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[s
                     node = node[segment]
             else:
                 parent = ".".join(segments[:depth])
-                raise ConfigError(f"override {override!r}: cannot set '{here}' because '{parent}' is "
-                                  f"{type(node).__name__} {_short_repr(node)}, not a mapping or list")
+                raise ConfigError(
+                    f"override {override!r}: cannot set '{here}' because '{parent}' is "
+                    f"{type(node).__name__} {_short_repr(node)}, not a mapping or list"
+                )
     return out
 
 
@@ -444,8 +455,10 @@ def load_config(path: str | os.PathLike[str] | None, overrides: Iterable[str] = 
         if data is None:  # an empty file
             data = {}
         if not isinstance(data, Mapping):
-            raise ConfigError(f"config file {os.fspath(path)} must hold a mapping at the top level, got "
-                              f"{type(data).__name__}")
+            raise ConfigError(
+                f"config file {os.fspath(path)} must hold a mapping at the top level, got "
+                f"{type(data).__name__}"
+            )
     data = _deep_merge(to_dict(Config()), data)
     data = apply_overrides(data, list(overrides))
     cfg = from_dict(Config, data)
@@ -473,10 +486,15 @@ def validate(cfg: Config) -> None:
     _check_choice(errors, "rollout.backend", cfg.rollout.backend, ("hf", "vllm"))
     _check_choice(errors, "algo.name", cfg.algo.name, ("grpo",))
     _check_choice(errors, "algo.advantage", cfg.algo.advantage, ("grpo", "drgrpo"))
-    _check_choice(errors, "algo.loss_agg", cfg.algo.loss_agg,
-                  ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum"))
+    _check_choice(
+        errors,
+        "algo.loss_agg",
+        cfg.algo.loss_agg,
+        ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum"),
+    )
     _check_choice(errors, "algo.kl_estimator", cfg.algo.kl_estimator, ("k1", "k2", "k3"))
     _check_choice(errors, "optim.schedule", cfg.optim.schedule, ("constant", "linear", "cosine"))
+    _check_choice(errors, "train.sft_target", cfg.train.sft_target, ("expert", "random_admissible"))
 
     for place, value in [
         ("rollout.group_size", cfg.rollout.group_size),
@@ -515,20 +533,41 @@ def validate(cfg: Config) -> None:
     ]:
         need(value >= 0, place, ">= 0", value)
     need(0.0 < cfg.rollout.top_p <= 1.0, "rollout.top_p", "in (0, 1]", cfg.rollout.top_p)
-    need(cfg.rollout.env_step_timeout_s > 0, "rollout.env_step_timeout_s", "> 0", cfg.rollout.env_step_timeout_s)
-    need(cfg.algo.clip_low < 1.0, "algo.clip_low", "< 1 (the ratio's lower bound is 1 - clip_low)",
-         cfg.algo.clip_low)
+    need(
+        cfg.rollout.env_step_timeout_s > 0,
+        "rollout.env_step_timeout_s",
+        "> 0",
+        cfg.rollout.env_step_timeout_s,
+    )
+    need(
+        cfg.algo.clip_low < 1.0,
+        "algo.clip_low",
+        "< 1 (the ratio's lower bound is 1 - clip_low)",
+        cfg.algo.clip_low,
+    )
     need(0.0 <= cfg.model.lora.dropout < 1.0, "model.lora.dropout", "in [0, 1)", cfg.model.lora.dropout)
-    need(len(cfg.optim.betas) == 2 and all(0.0 <= b < 1.0 for b in cfg.optim.betas), "optim.betas",
-         "two numbers in [0, 1)", cfg.optim.betas)
+    need(
+        len(cfg.optim.betas) == 2 and all(0.0 <= b < 1.0 for b in cfg.optim.betas),
+        "optim.betas",
+        "two numbers in [0, 1)",
+        cfg.optim.betas,
+    )
     if cfg.algo.minibatch_size > 0 and cfg.optim.grad_accum_steps > 0:
-        need(cfg.algo.minibatch_size % cfg.optim.grad_accum_steps == 0, "algo.minibatch_size",
-             f"divisible by optim.grad_accum_steps ({cfg.optim.grad_accum_steps})", cfg.algo.minibatch_size)
+        need(
+            cfg.algo.minibatch_size % cfg.optim.grad_accum_steps == 0,
+            "algo.minibatch_size",
+            f"divisible by optim.grad_accum_steps ({cfg.optim.grad_accum_steps})",
+            cfg.algo.minibatch_size,
+        )
 
     need(len(cfg.eval.pass_k) > 0, "eval.pass_k", "non-empty", cfg.eval.pass_k)
     for i, k in enumerate(cfg.eval.pass_k):
-        need(1 <= k <= cfg.eval.samples_per_episode, f"eval.pass_k[{i}]",
-             f"in [1, eval.samples_per_episode] = [1, {cfg.eval.samples_per_episode}]", k)
+        need(
+            1 <= k <= cfg.eval.samples_per_episode,
+            f"eval.pass_k[{i}]",
+            f"in [1, eval.samples_per_episode] = [1, {cfg.eval.samples_per_episode}]",
+            k,
+        )
 
     need(len(cfg.envs) > 0, "envs", "a non-empty list", cfg.envs)
     for i, env in enumerate(cfg.envs):

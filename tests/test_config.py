@@ -32,7 +32,9 @@ def test_defaults_load_with_path_none():
 
 
 def test_yaml_values_are_loaded(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         envs:
           - id: mmrl/Classification-v0
             weight: 2
@@ -41,7 +43,8 @@ def test_yaml_values_are_loaded(tmp_path):
         rollout: {group_size: 4}
         optim: {lr: 1e-4, betas: [0.9, 0.95]}
         model: {path: null}
-    """)
+    """,
+    )
     cfg = load_config(path)
     assert cfg.envs[0].weight == 2.0 and isinstance(cfg.envs[0].weight, float)
     assert cfg.envs[0].kwargs == {"split": "train", "nested": {"a": [1, 2]}}
@@ -54,12 +57,16 @@ def test_yaml_values_are_loaded(tmp_path):
 
 def test_typo_in_yaml_names_dotted_place_and_suggestion(tmp_path):
     path = write(tmp_path, "rollout:\n  grup_size: 4\n")
-    with pytest.raises(ConfigError, match=r"unknown key 'rollout\.grup_size' \(did you mean 'group_size'\?\)"):
+    with pytest.raises(
+        ConfigError, match=r"unknown key 'rollout\.grup_size' \(did you mean 'group_size'\?\)"
+    ):
         load_config(path)
 
 
 def test_typo_in_override_reported_the_same_way():
-    with pytest.raises(ConfigError, match=r"unknown key 'rollout\.grup_size' \(did you mean 'group_size'\?\)"):
+    with pytest.raises(
+        ConfigError, match=r"unknown key 'rollout\.grup_size' \(did you mean 'group_size'\?\)"
+    ):
         load_config(None, ["rollout.grup_size=4"])
 
 
@@ -75,12 +82,15 @@ def test_nested_typo_place(tmp_path):
 
 
 def test_list_item_typo_shows_index(tmp_path):
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
         envs:
           - id: a/A-v0
           - id: b/B-v0
             wieght: 2
-    """)
+    """,
+    )
     with pytest.raises(ConfigError, match=r"unknown key 'envs\[1\]\.wieght' \(did you mean 'weight'\?\)"):
         load_config(path)
     with pytest.raises(ConfigError, match=r"unknown key 'envs\[0\]\.idd' \(did you mean 'id'\?\)"):
@@ -93,7 +103,9 @@ def test_missing_required_env_id():
 
 
 def test_yaml_list_override_for_envs():
-    cfg = load_config(None, ["envs=[{id: mypkg:MyEnv-v0, kwargs: {style: think}}, {id: a/B-v1, weight: 0.5}]"])
+    cfg = load_config(
+        None, ["envs=[{id: mypkg:MyEnv-v0, kwargs: {style: think}}, {id: a/B-v1, weight: 0.5}]"]
+    )
     assert cfg.envs == [
         EnvSpec(id="mypkg:MyEnv-v0", kwargs={"style": "think"}),
         EnvSpec(id="a/B-v1", weight=0.5),
@@ -101,8 +113,16 @@ def test_yaml_list_override_for_envs():
 
 
 def test_scalar_overrides_and_null():
-    cfg = load_config(None, ["train.total_steps=10", "model.path=null", "optim.lr=1e-4", "train.progress=false",
-                             "rollout.system_prompt=You are a helpful agent."])
+    cfg = load_config(
+        None,
+        [
+            "train.total_steps=10",
+            "model.path=null",
+            "optim.lr=1e-4",
+            "train.progress=false",
+            "rollout.system_prompt=You are a helpful agent.",
+        ],
+    )
     assert cfg.train.total_steps == 10
     assert cfg.model.path is None
     assert cfg.optim.lr == pytest.approx(1e-4)
@@ -182,7 +202,10 @@ def test_float_accepts_int():
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
-        (["rollout.backend=vlm"], r"'rollout\.backend' must be one of hf, vllm; got 'vlm' \(did you mean 'vllm'\?\)"),
+        (
+            ["rollout.backend=vlm"],
+            r"'rollout\.backend' must be one of hf, vllm; got 'vlm' \(did you mean 'vllm'\?\)",
+        ),
         (["algo.advantage=ppo"], r"'algo\.advantage' must be one of grpo, drgrpo"),
         (["algo.loss_agg=mean"], r"'algo\.loss_agg' must be one of token-mean, seq-mean-token-mean"),
         (["algo.kl_estimator=k4"], r"'algo\.kl_estimator' must be one of k1, k2, k3"),
@@ -195,12 +218,18 @@ def test_float_accepts_int():
         (["train.total_steps=0"], r"'train\.total_steps' must be > 0"),
         (["algo.minibatch_size=0"], r"'algo\.minibatch_size' must be > 0"),
         (["optim.grad_accum_steps=0"], r"'optim\.grad_accum_steps' must be > 0"),
-        (["algo.minibatch_size=10", "optim.grad_accum_steps=4"],
-         r"'algo\.minibatch_size' must be divisible by optim\.grad_accum_steps \(4\); got 10"),
-        (["eval.pass_k=[1, 4]", "eval.samples_per_episode=2"], r"'eval\.pass_k\[1\]' must be in \[1, eval\.samples_per_episode\]"),
+        (
+            ["algo.minibatch_size=10", "optim.grad_accum_steps=4"],
+            r"'algo\.minibatch_size' must be divisible by optim\.grad_accum_steps \(4\); got 10",
+        ),
+        (
+            ["eval.pass_k=[1, 4]", "eval.samples_per_episode=2"],
+            r"'eval\.pass_k\[1\]' must be in \[1, eval\.samples_per_episode\]",
+        ),
         (["envs=[]"], r"'envs' must be a non-empty list"),
         (["envs.0.weight=0"], r"'envs\[0\]\.weight' must be > 0"),
         (["rollout.top_p=0"], r"'rollout\.top_p' must be in \(0, 1\]"),
+        (["train.sft_target=random"], r"'train\.sft_target' must be one of expert, random_admissible"),
     ],
 )
 def test_validation_errors(overrides, message):
@@ -219,8 +248,15 @@ def test_validate_passes_defaults():
 
 
 def test_round_trip_to_dict_from_dict():
-    cfg = load_config(None, ["envs=[{id: a/A-v0, kwargs: {x: [1, {y: 2}]}}, {id: b/B-v0, weight: 0.25}]",
-                             "model.lora.r=4", "rollout.system_prompt=hi", "train.output_dir=/tmp/x"])
+    cfg = load_config(
+        None,
+        [
+            "envs=[{id: a/A-v0, kwargs: {x: [1, {y: 2}]}}, {id: b/B-v0, weight: 0.25}]",
+            "model.lora.r=4",
+            "rollout.system_prompt=hi",
+            "train.output_dir=/tmp/x",
+        ],
+    )
     data = to_dict(cfg)
     assert isinstance(data["envs"][0], dict) and isinstance(data["model"]["lora"], dict)
     assert from_dict(Config, data) == cfg
@@ -277,12 +313,16 @@ def test_every_field_has_a_docstring():
     import mmrl.config as module
 
     tree = ast.parse(inspect.getsource(module))
-    dataclass_defs = [node for node in tree.body if isinstance(node, ast.ClassDef)
-                      and dataclasses.is_dataclass(getattr(module, node.name))]
+    dataclass_defs = [
+        node
+        for node in tree.body
+        if isinstance(node, ast.ClassDef) and dataclasses.is_dataclass(getattr(module, node.name))
+    ]
     assert len(dataclass_defs) == 9
     for cls in dataclass_defs:
         for i, node in enumerate(cls.body):
             if isinstance(node, ast.AnnAssign):
                 nxt = cls.body[i + 1] if i + 1 < len(cls.body) else None
                 assert isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant), (
-                    f"{cls.name}.{node.target.id} has no docstring")
+                    f"{cls.name}.{node.target.id} has no docstring"
+                )
