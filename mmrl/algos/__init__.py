@@ -1,0 +1,30 @@
+"""Pure algorithm math on tensors: advantage estimators, policy/value/supervised losses, KL estimators.
+
+No model code lives here; the trainer picks these functions by config name (`algo.advantage`, `algo.loss_agg`,
+`algo.kl_estimator`).
+"""
+
+from mmrl.algos.advantages import gae_advantages, group_relative_advantages, zero_advantage_group_fraction
+from mmrl.algos.kl import KL_ESTIMATORS, kl_penalty
+from mmrl.algos.losses import (
+    AGG_MODES,
+    aggregate_loss,
+    clipped_policy_loss,
+    masked_mean,
+    sft_loss,
+    value_loss,
+)
+
+__all__ = [
+    "AGG_MODES",
+    "KL_ESTIMATORS",
+    "aggregate_loss",
+    "clipped_policy_loss",
+    "gae_advantages",
+    "group_relative_advantages",
+    "kl_penalty",
+    "masked_mean",
+    "sft_loss",
+    "value_loss",
+    "zero_advantage_group_fraction",
+]
