@@ -161,6 +161,8 @@ class TrainConfig:
     """Supervised warm-start steps on info['expert_action'] before RL (cold start); 0 skips it."""
     sft_batch_size: int = 32
     """Examples per supervised warm-start step."""
+    sft_lr: float | None = None
+    """Learning rate of the warm-start steps; None uses optim.lr."""
     sft_target: str = "expert"
     """Warm-start labels: 'expert' (info['expert_action']: teaches the task itself) or 'random_admissible' (a random
     entry of info['admissible_actions']: teaches the answer format only, so RL starts from chance)."""

@@ -7,6 +7,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+
 from mmrl.envs.classification.sources import (
     SHAPE_LABELS,
     SPLITS,
@@ -69,7 +70,8 @@ class ClassificationEnv(gym.Env[dict[str, Any], str]):
     ``RuntimeError``.
 
     ``reset`` info: ``answer`` (the true class), ``choices`` (the listed candidates, in order), ``expert_action``
-    (the oracle's response) and ``expert_thought`` (``"The object is <label>."``). ``step`` info: ``success``
+    (the oracle's response), ``expert_thought`` (``"The object is <label>."``) and ``admissible_actions`` (the
+    well-formed response for each candidate, in the listed order). ``step`` info: ``success``
     (the answer is right by the style's rule: ``answer_accuracy`` for think, ``exact_match`` for no_think),
     ``answer``, ``format_error`` (think: the format reward is 0; no_think: the stripped response is not one of the
     candidates) and ``reward/<name>`` for each reward component.
@@ -185,19 +187,20 @@ class ClassificationEnv(gym.Env[dict[str, Any], str]):
         self._choices = [choices[i] for i in self.np_random.permutation(len(choices))]
         self._question = QUESTION.format(choices=", ".join(self._choices)) + STYLE_INSTRUCTIONS[self.style]
         self._episode_active = True
-        thought = f"The object is {self._label}."
-        expert_action = (
-            f"<think>{thought}</think><answer>{self._label}</answer>"
-            if self.style == "think"
-            else self._label
-        )
         info = {
             "answer": self._label,
             "choices": list(self._choices),
-            "expert_action": expert_action,
-            "expert_thought": thought,
+            "expert_action": self._response(self._label),
+            "expert_thought": f"The object is {self._label}.",
+            "admissible_actions": [self._response(c) for c in self._choices],
         }
         return self._observation(), info
+
+    def _response(self, label: str) -> str:
+        """The well-formed response that answers `label` in this env's style."""
+        if self.style == "think":
+            return f"<think>The object is {label}.</think><answer>{label}</answer>"
+        return label
 
     def step(self, action: str):
         if not self._episode_active:

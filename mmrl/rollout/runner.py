@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 
 import mmrl.envs  # noqa: F401  (registers the mmrl/* ids)
 from mmrl.config import EnvSpec, RolloutConfig
@@ -129,7 +130,7 @@ class EpisodeRunner:
             histories.append([])
         system = {i: self._system_prompt(env) for i, env in enumerate(envs) if env is not None}
 
-        for turn in range(self.cfg.max_episode_steps):
+        for _ in range(self.cfg.max_episode_steps):
             active = [i for i, env in enumerate(envs) if env is not None]
             if not active:
                 break
@@ -165,6 +166,27 @@ class EpisodeRunner:
             if env is not None:  # still running after max_episode_steps turns
                 episodes[i].truncated = True
         return episodes
+
+    def warm_start_pairs(self, requests: list[EpisodeRequest], target: str, rng: np.random.Generator
+                         ) -> list[tuple[Prompt, str]]:
+        """(first prompt, label) pairs for a supervised warm-start. `target` 'expert' labels with
+        info['expert_action']; 'random_admissible' with a random entry of info['admissible_actions'] (the answer
+        format without the task). Requests whose env gives no such label are skipped."""
+        key = "expert_action" if target == "expert" else "admissible_actions"
+        pairs = []
+        for req, slot in zip(requests, _slot_numbers(requests)):
+            env = self.pool.get(req.env_index, slot)
+            result = self._call(env.reset, seed=req.seed)
+            if isinstance(result, Exception) or not result[1].get(key):
+                continue
+            label = result[1][key]
+            label = str(label) if target == "expert" else str(label[rng.integers(len(label))])
+            text, image = observation_parts(result[0])
+            messages, images = build_messages(text, image, [], self._system_prompt(env))
+            pairs.append((self.policy.encode(messages, images), label))
+        if not pairs:
+            raise ValueError(f"train.sft_steps > 0 but no env returned info[{key!r}] at reset")
+        return pairs
 
     def _call(self, fn, **kwargs):
         try:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 
 import gymnasium as gym
-import mmrl.envs  # noqa: F401  (registers the ids)
 import numpy as np
 import pytest
+from PIL import Image
+
+import mmrl.envs  # noqa: F401  (registers the ids)
 from mmrl.envs.classification import ClassificationEnv
 from mmrl.envs.classification.sources import DigitsSource, FileSource
-from PIL import Image
 
 ENV_ID = "mmrl/Classification-v0"
 THINK = " Output the thinking process in <think> </think> and final answer in <answer> </answer> tags."

@@ -7,6 +7,7 @@ import pickle
 import gymnasium as gym
 import pytest
 from gymnasium.utils.env_checker import check_env, data_equivalence
+
 from mmrl.envs import mmrl_env_ids
 
 ENV_IDS = mmrl_env_ids()

@@ -6,10 +6,11 @@ import logging
 import re
 import time
 
-import mmrl.rewards as rewards
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import mmrl.rewards as rewards
 from mmrl.rewards import UnknownRewardError, call_reward, get_reward, register_reward, reward_names
 from mmrl.rewards.accuracy import answer_accuracy, exact_match, normalized_match
 from mmrl.rewards.format import matches_think_answer, think_answer_format

@@ -1,0 +1,80 @@
+"""`mmrl` command line: train, eval, envs, plot."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+HELP = """\
+mmrl: RL from verifiable rewards for vision-language agents and text LLMs.
+
+commands:
+  train CONFIG [key=value ...]   train (or resume) the run a YAML config describes; dotted overrides are parsed
+                                 as YAML, e.g. train.total_steps=50 envs='[{id: mypkg:MyEnv-v0}]'
+  eval RUN_DIR|CHECKPOINT        evaluate a run's latest checkpoint (or one checkpoint folder) on held-out seeds;
+                                 prints JSON with success_rate, pass@k, response_length, format_error_rate
+  envs                           list registered mmrl env ids, one per line
+  plot RUN_DIR                   draw RUN_DIR/plots/training.png from metrics.jsonl
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mmrl", description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    train = sub.add_parser("train", help="train or resume a run", description="Train (or resume) a run.")
+    train.add_argument("config", help="YAML config file (see configs/)")
+    train.add_argument("overrides", nargs="*", help="dotted key=value overrides, values parsed as YAML")
+    train.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
+    ev = sub.add_parser("eval", help="evaluate a run or checkpoint", description="Evaluate on held-out seeds.")
+    ev.add_argument("target", help="run directory (latest checkpoint) or a checkpoints/step_N folder")
+    ev.add_argument("overrides", nargs="*", help="overrides, e.g. eval.episodes=200 eval.samples_per_episode=4")
+    sub.add_parser("envs", help="list registered env ids", description="List registered mmrl env ids.")
+    plot = sub.add_parser("plot", help="plot a run's curves", description="Draw RUN_DIR/plots/training.png.")
+    plot.add_argument("run_dir")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from mmrl.config import ConfigError
+
+    try:
+        return _run(args)
+    except (ConfigError, FileNotFoundError, ValueError, NotImplementedError) as err:
+        print(f"mmrl {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "envs":
+        import gymnasium as gym
+
+        import mmrl.envs  # noqa: F401
+
+        for env_id in sorted(k for k in gym.registry if k.startswith("mmrl/")):
+            print(env_id)
+        return 0
+    if args.command == "plot":
+        from mmrl.plotting import plot_run
+
+        print(plot_run(args.run_dir))
+        return 0
+    if args.command == "eval":
+        from mmrl.eval import evaluate_checkpoint
+
+        print(json.dumps(evaluate_checkpoint(args.target, args.overrides), indent=2))
+        return 0
+    from mmrl.config import load_config
+    from mmrl.trainer import train
+
+    summary = train(load_config(args.config, args.overrides))
+    if summary:
+        print(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,182 @@
+"""Process groups and the optimiser step: plain PyTorch in one process, a DeepSpeed engine otherwise.
+
+mmrl has no distributed layer of its own. Several processes (launched by `torchrun`, `deepspeed` or `accelerate
+launch`) train through DeepSpeed ZeRO; rank and world size are read from torch.distributed, because on CPU
+`accelerate`'s own process index reports 0 in every process.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+
+from mmrl.config import OptimConfig
+
+
+@dataclass
+class DistContext:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def device(self) -> torch.device:
+        return torch.device("cuda", self.local_rank) if torch.cuda.is_available() else torch.device("cpu")
+
+    def sum(self, values: list[float]) -> list[float]:
+        """Element-wise sum of `values` over all processes."""
+        if self.world_size == 1:
+            return list(values)
+        tensor = torch.tensor(values, dtype=torch.float64, device=self.device)
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+        return tensor.tolist()
+
+    def max(self, value: int) -> int:
+        """The largest `value` over all processes."""
+        if self.world_size == 1:
+            return value
+        tensor = torch.tensor([value], dtype=torch.long, device=self.device)
+        dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+        return int(tensor.item())
+
+    def barrier(self) -> None:
+        if self.world_size > 1:
+            dist.barrier()
+
+    def close(self) -> None:
+        if dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()  # without this, gloo runs abort at exit now and then
+
+
+def init_distributed(deepspeed_config: str | None) -> DistContext:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:
+        if deepspeed_config is None:
+            raise ValueError(
+                f"train.deepspeed: launched as {world} processes, and multi-process training runs through DeepSpeed; "
+                "set train.deepspeed=configs/deepspeed/zero2.json"
+            )
+        import deepspeed
+
+        if not dist.is_initialized():
+            deepspeed.init_distributed(dist_backend="nccl" if torch.cuda.is_available() else "gloo")
+    if dist.is_initialized():
+        ctx = DistContext(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+    else:
+        ctx = DistContext()
+    if torch.cuda.is_available():
+        torch.cuda.set_device(ctx.local_rank)
+    return ctx
+
+
+def lr_lambda(cfg: OptimConfig, total_updates: int, sft_updates: int = 0, sft_scale: float = 1.0):
+    """`sft_updates` warm-start updates at `sft_scale` times the peak LR, then the RL schedule: linear warm-up,
+    then constant, linear or cosine decay to 0 at `total_updates`."""
+
+    def factor(update: int) -> float:
+        if update < sft_updates:
+            return sft_scale
+        update -= sft_updates
+        if update < cfg.warmup_steps:
+            return (update + 1) / cfg.warmup_steps
+        if cfg.schedule == "constant":
+            return 1.0
+        progress = min(1.0, (update - cfg.warmup_steps) / max(1, total_updates - cfg.warmup_steps))
+        return 1.0 - progress if cfg.schedule == "linear" else 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
+
+
+class Updater:
+    """Backward and optimiser steps for micro-batches; `engine` is the DeepSpeed engine when one is used."""
+
+    def __init__(self, model: torch.nn.Module, cfg: OptimConfig, total_updates: int, micro_batch: int,
+                 ctx: DistContext, deepspeed_config: str | None, sft_updates: int = 0, sft_lr: float | None = None):
+        self.cfg = cfg
+        params = [p for p in model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+        sft_scale = (sft_lr if sft_lr is not None else cfg.lr) / cfg.lr
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg, total_updates, sft_updates, sft_scale))
+        self.engine = None
+        self._micro = 0
+        if deepspeed_config is not None:
+            import deepspeed
+
+            ds_config = deepspeed_json(deepspeed_config, cfg, micro_batch, ctx.world_size)
+            self.engine, optimizer, _, scheduler = deepspeed.initialize(
+                model=model, optimizer=optimizer, lr_scheduler=scheduler, config=ds_config
+            )
+        self.optimizer, self.scheduler = optimizer, scheduler
+
+    @property
+    def zero_stage(self) -> int:
+        return self.engine.zero_optimization_stage() if self.engine is not None else 0
+
+    def micro_step(self, loss: torch.Tensor) -> float | None:
+        """Backward one micro-batch's mean loss; every `grad_accum_steps`-th call also steps. Returns the grad norm
+        when it stepped, else None."""
+        self._micro += 1
+        boundary = self._micro % self.cfg.grad_accum_steps == 0
+        if self.engine is not None:
+            self.engine.backward(loss)  # DeepSpeed divides by gradient_accumulation_steps itself
+            self.engine.step()
+            return float(self.engine.get_global_grad_norm() or 0.0) if boundary else None
+        (loss / self.cfg.grad_accum_steps).backward()
+        if not boundary:
+            return None
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        if self.cfg.max_grad_norm > 0:
+            norm = float(torch.nn.utils.clip_grad_norm_(params, self.cfg.max_grad_norm))
+        else:
+            norm = float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params if p.grad is not None])))
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return norm
+
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    def save(self, directory: Path) -> None:
+        """Optimiser and scheduler state (every process calls this under DeepSpeed)."""
+        if self.engine is not None:
+            self.engine.save_checkpoint(str(directory / "deepspeed"), tag="state")
+        else:
+            torch.save({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                        "micro": self._micro}, directory / "optimizer.pt")
+
+    def load(self, directory: Path) -> None:
+        if self.engine is not None:
+            self.engine.load_checkpoint(str(directory / "deepspeed"), tag="state", load_module_strict=False)
+            return
+        state = torch.load(directory / "optimizer.pt", weights_only=False)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self._micro = state["micro"]
+
+
+def deepspeed_json(path: str, cfg: OptimConfig, micro_batch: int, world_size: int) -> dict:
+    """Read a DeepSpeed JSON and set the batch, accumulation and clipping keys from mmrl's own config, which is
+    the single source of truth for them."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"train.deepspeed: no such file: {path!r}")
+    with open(path) as fh:
+        config = json.load(fh)
+    config["train_micro_batch_size_per_gpu"] = micro_batch
+    config["gradient_accumulation_steps"] = cfg.grad_accum_steps
+    config["train_batch_size"] = micro_batch * cfg.grad_accum_steps * world_size
+    config["gradient_clipping"] = cfg.max_grad_norm
+    config.setdefault("zero_allow_untested_optimizer", True)  # we pass torch's AdamW (no cpu_adam build)
+    return config

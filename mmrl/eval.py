@@ -1,0 +1,120 @@
+"""Held-out evaluation: success rate per env, unbiased pass@k, response length and format-error rate."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import torch
+
+from mmrl.config import EvalConfig
+from mmrl.distributed import DistContext
+from mmrl.metrics import pass_at_k
+from mmrl.rollout.backends import SamplingParams
+from mmrl.rollout.runner import Episode, EpisodeRequest, EpisodeRunner
+
+
+def eval_requests(n_envs: int, cfg: EvalConfig, ctx: DistContext) -> list[EpisodeRequest]:
+    """`cfg.episodes` held-out seeds per env (from `seed_offset` up), each repeated `samples_per_episode` times;
+    each process takes every world_size-th episode."""
+    requests = []
+    for env_index in range(n_envs):
+        for j in range(cfg.episodes):
+            if j % ctx.world_size != ctx.rank:
+                continue
+            group = env_index * cfg.episodes + j
+            requests += [EpisodeRequest(env_index, cfg.seed_offset + j, group)] * cfg.samples_per_episode
+    return requests
+
+
+def summarize(episodes: list[Episode], env_ids: list[str], cfg: EvalConfig, ctx: DistContext) -> dict[str, float]:
+    """Reduce episode outcomes over processes into `eval/...` metrics."""
+    by_group: dict[int, list[Episode]] = defaultdict(list)
+    for ep in episodes:
+        by_group[ep.request.group].append(ep)
+    # Sums and counts, so that processes can add theirs before dividing.
+    sums: dict[str, float] = defaultdict(float)
+    for group in by_group.values():
+        env_id = env_ids[group[0].request.env_index]
+        c = sum(ep.success for ep in group)
+        for k in cfg.pass_k:
+            sums[f"pass@{k}"] += pass_at_k(len(group), c, k)
+        sums[f"{env_id}/episodes"] += 1
+        sums[f"{env_id}/success"] += c / len(group)
+        sums["episodes"] += 1
+        sums["success"] += c / len(group)
+        for ep in group:
+            sums["samples"] += 1
+            sums["return"] += ep.total_reward
+            sums["turns"] += len(ep.turns)
+            sums["response_tokens"] += sum(len(t.completion.token_ids) for t in ep.turns)
+            flags = [t.info["format_error"] for t in ep.turns if "format_error" in t.info]
+            sums["format_checked"] += len(flags)
+            sums["format_errors"] += sum(bool(f) for f in flags)
+    keys = sorted(set(sums) | {f"{e}/episodes" for e in env_ids} | {f"{e}/success" for e in env_ids}
+                  | {"episodes", "success", "samples", "return", "turns", "response_tokens", "format_checked",
+                     "format_errors"} | {f"pass@{k}" for k in cfg.pass_k})
+    total = dict(zip(keys, ctx.sum([sums.get(k, 0.0) for k in keys])))
+    out = {
+        "eval/success_rate": total["success"] / max(total["episodes"], 1),
+        "eval/return_mean": total["return"] / max(total["samples"], 1),
+        "eval/response_length": total["response_tokens"] / max(total["turns"], 1),
+        "eval/turns_mean": total["turns"] / max(total["samples"], 1),
+        "eval/format_error_rate": total["format_errors"] / max(total["format_checked"], 1),
+    }
+    for k in cfg.pass_k:
+        out[f"eval/pass@{k}"] = total[f"pass@{k}"] / max(total["episodes"], 1)
+    if len(env_ids) > 1:
+        for e in env_ids:
+            out[f"eval/{e}/success_rate"] = total[f"{e}/success"] / max(total[f"{e}/episodes"], 1)
+    return out
+
+
+def evaluate(runner: EpisodeRunner, env_ids: list[str], cfg: EvalConfig, max_new_tokens: int,
+             ctx: DistContext, seed: int = 0) -> dict[str, float]:
+    """Play the held-out episodes and summarise them. Runs under a forked RNG: training's random stream is
+    untouched, so evaluating does not change what training samples next."""
+    requests = eval_requests(len(env_ids), cfg, ctx)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        params = SamplingParams(max_new_tokens, temperature=cfg.temperature)
+        episodes = runner.run(requests, params)
+    return summarize(episodes, env_ids, cfg, ctx)
+
+
+def evaluate_checkpoint(target: str, overrides: list[str] = ()) -> dict:
+    """`mmrl eval`: load a run directory's latest checkpoint (or a checkpoint folder) and evaluate it on the run's
+    held-out seeds. Returns plain metric names (`success_rate`, `pass@k`, ...) plus the checkpoint's path."""
+    from pathlib import Path
+
+    from mmrl import checkpoint
+    from mmrl.config import load_config
+    from mmrl.models.loading import load_pretrained_policy, prepare_for_training
+    from mmrl.rollout.backends import make_backend
+    from mmrl.rollout.runner import EnvPool
+
+    path = Path(target)
+    if (path / "config.yaml").is_file():
+        run_dir, ckpt = path, checkpoint.latest_checkpoint(path)
+        if ckpt is None:
+            raise FileNotFoundError(f"{path} holds no complete checkpoint under checkpoints/")
+    elif (path / checkpoint.MARKER).is_file() and (path.parent.parent / "config.yaml").is_file():
+        run_dir, ckpt = path.parent.parent, path
+    else:
+        raise FileNotFoundError(f"{target!r} is neither a run directory (with config.yaml) nor a checkpoint folder")
+    cfg = load_config(str(run_dir / "config.yaml"), list(overrides))
+    torch.set_num_threads(cfg.train.torch_threads)
+    if (ckpt / "adapter_config.json").is_file():
+        base = cfg.model.path or str(run_dir / "base_model")
+        policy = prepare_for_training(load_pretrained_policy(base, cfg.model), cfg.model, str(ckpt))
+    else:
+        policy = load_pretrained_policy(str(ckpt), cfg.model)
+    policy.model.eval()
+    ctx = DistContext()
+    runner = EpisodeRunner(EnvPool(cfg.envs, eval_mode=True), policy,
+                           make_backend(cfg.rollout.backend, policy, cfg.rollout.generation_batch_size), cfg.rollout)
+    try:
+        metrics = evaluate(runner, [s.id for s in cfg.envs], cfg.eval, cfg.rollout.max_new_tokens, ctx,
+                           seed=cfg.train.seed)
+    finally:
+        runner.close()
+    return {"checkpoint": str(ckpt), **{k.removeprefix("eval/"): v for k, v in metrics.items()}}

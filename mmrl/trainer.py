@@ -1,0 +1,369 @@
+"""The training loop, top to bottom: collect episodes → advantages → policy update → log → evaluate → checkpoint.
+
+Algorithms differ only in the pure functions of `mmrl.algos` chosen by the config; envs, rewards and correctors
+are the extension points, so nobody needs to edit this file to add a task.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mmrl import checkpoint
+from mmrl.algos import (
+    aggregate_loss,
+    clipped_policy_loss,
+    group_relative_advantages,
+    kl_penalty,
+    sft_loss,
+    zero_advantage_group_fraction,
+)
+from mmrl.config import Config, save_config
+from mmrl.distributed import DistContext, Updater, init_distributed
+from mmrl.eval import evaluate
+from mmrl.logger import RunLogger, summarize_run
+from mmrl.models.loading import build_tiny_policy, load_pretrained_policy, prepare_for_training, save_policy
+from mmrl.models.policy import Policy, Prompt
+from mmrl.plotting import plot_run
+from mmrl.rollout.backends import SamplingParams, make_backend
+from mmrl.rollout.runner import EnvPool, Episode, EpisodeRequest, EpisodeRunner, make_env
+
+
+@dataclass
+class Sample:
+    """One (prompt, completion) pair to train on, with its advantage; `weight` 0 marks padding."""
+
+    prompt: Prompt
+    completion: list[int]
+    advantage: float
+    weight: float = 1.0
+
+
+# ---------------------------------------------------------------------------------------------- set-up helpers
+def run_directory(cfg: Config) -> Path:
+    return Path(cfg.train.output_dir or Path("runs") / cfg.train.run_name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def env_corpus(cfg: Config, n_seeds: int = 32) -> list[str]:
+    """Prompt texts (and expert answers) of the configured envs, for training the tiny model's tokenizer."""
+    texts = []
+    for spec in cfg.envs:
+        env = make_env(spec)
+        for seed in range(n_seeds):
+            obs, info = env.reset(seed=seed)
+            texts.append(obs if isinstance(obs, str) else str(obs.get("text", "")))
+            texts += [str(info[k]) for k in ("expert_action", "expert_thought") if k in info]
+        env.close()
+    return texts
+
+
+def build_policy(cfg: Config, run_dir: Path, resume_from: Path | None, ctx: DistContext) -> tuple[Policy, str]:
+    """The policy to train and the path of its initial weights (the KL reference).
+
+    A tiny model is built once and saved to `<run>/base_model`, then always loaded from disk, so the tiny default
+    and a real `model.path` checkpoint go through the same loading code.
+    """
+    base = cfg.model.path
+    if base is None:
+        base = str(run_dir / "base_model")
+        if ctx.is_main and not (run_dir / "base_model" / "config.json").is_file():
+            save_policy(build_tiny_policy(cfg.model, env_corpus(cfg)), base)
+        ctx.barrier()
+    adapter = None
+    source = base
+    if resume_from is not None:
+        if (resume_from / "adapter_config.json").is_file():
+            adapter = str(resume_from)
+        else:
+            source = str(resume_from)
+    policy = load_pretrained_policy(source, cfg.model)
+    policy = prepare_for_training(policy, cfg.model, adapter)
+    policy.model.to(ctx.device)
+    return policy, base
+
+
+def group_requests(cfg: Config, step: int, ctx: DistContext) -> list[EpisodeRequest]:
+    """This step's GRPO groups for this process: env chosen in exact mixture proportions, seeds derived from
+    (seed, step, rank) alone, so a resumed run draws exactly what the uninterrupted run drew."""
+    rng = np.random.default_rng([cfg.train.seed, step, ctx.rank])
+    n_groups = cfg.rollout.groups_per_step
+    counts = mixture_counts([s.weight for s in cfg.envs], n_groups)
+    env_of_group = rng.permutation(np.repeat(np.arange(len(counts)), counts))
+    seeds = rng.integers(0, cfg.eval.seed_offset, size=n_groups)
+    requests = []
+    for g in range(n_groups):
+        requests += [EpisodeRequest(int(env_of_group[g]), int(seeds[g]), g)] * cfg.rollout.group_size
+    return requests
+
+
+def mixture_counts(weights: list[float], total: int) -> np.ndarray:
+    """Exact per-env counts summing to `total`, proportional to `weights` (largest-remainder rounding)."""
+    w = np.asarray(weights, dtype=float) / sum(weights)
+    raw = w * total
+    counts = np.floor(raw).astype(int)
+    for i in np.argsort(-(raw - counts), kind="stable")[: total - counts.sum()]:
+        counts[i] += 1
+    return counts
+
+
+# ---------------------------------------------------------------------------------------------- the loss
+def policy_loss(policy: Policy, ref: torch.nn.Module | None, batch: list[Sample], old_logprobs: torch.Tensor | None,
+                cfg: Config) -> tuple[torch.Tensor, dict[str, float]]:
+    """Clipped policy-gradient loss (plus the KL penalty to the reference) on one micro-batch."""
+    prompts = [s.prompt for s in batch]
+    completions = [s.completion for s in batch]
+    logprobs, mask, entropy = policy.completion_logprobs(prompts, completions, cfg.rollout.temperature, True)
+    mask = mask * torch.tensor([s.weight for s in batch], device=mask.device).unsqueeze(1)  # (B, T)
+    advantages = torch.tensor([s.advantage for s in batch], device=mask.device)  # (B,)
+    old = logprobs.detach() if old_logprobs is None else old_logprobs
+    loss, stats = clipped_policy_loss(logprobs, old, advantages, mask, cfg.algo.clip_low, cfg.algo.clip_high,
+                                      cfg.algo.loss_agg)
+    stats = {k: float(v) for k, v in stats.items()}
+    if ref is not None:
+        with torch.no_grad():
+            ref_logprobs = reference_logprobs(policy, ref, prompts, completions, cfg.rollout.temperature)
+        kl = aggregate_loss(kl_penalty(logprobs, ref_logprobs, cfg.algo.kl_estimator), mask, cfg.algo.loss_agg)
+        loss = loss + cfg.algo.kl_coef * kl
+        stats["kl"] = float(kl)
+    stats["entropy"] = float((entropy * mask).sum() / mask.sum().clamp(min=1))
+    return loss, stats
+
+
+def reference_logprobs(policy: Policy, ref, prompts, completions, temperature) -> torch.Tensor:
+    if ref == "adapter-off":  # LoRA: the reference is the base model with the adapters switched off
+        with policy.model.disable_adapter():
+            return policy.completion_logprobs(prompts, completions, temperature)[0]
+    trained = policy.model
+    policy.model = ref
+    try:
+        return policy.completion_logprobs(prompts, completions, temperature)[0]
+    finally:
+        policy.model = trained
+
+
+def chunks(items: list, n: int) -> list[list]:
+    bounds = np.linspace(0, len(items), n + 1).round().astype(int)
+    return [items[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+# ---------------------------------------------------------------------------------------------- the loop
+class Trainer:
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        torch.set_num_threads(cfg.train.torch_threads)
+        self.ctx = init_distributed(cfg.train.deepspeed)
+        self.run_dir = run_directory(cfg)
+        if self.ctx.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.ctx.barrier()
+        self.resume_from = checkpoint.latest_checkpoint(self.run_dir)
+        self.start_step = 0
+        if self.resume_from is not None:
+            self.start_step = torch.load(self.resume_from / "trainer_state.pt", weights_only=False)["step"]
+        seed_everything(cfg.train.seed + self.ctx.rank)
+        self.policy, self.base_path = build_policy(cfg, self.run_dir, self.resume_from, self.ctx)
+        self.ref = self._reference_model()
+        backend = make_backend(cfg.rollout.backend, self.policy, cfg.rollout.generation_batch_size)
+        self.runner = EpisodeRunner(EnvPool(cfg.envs), self.policy, backend, cfg.rollout)
+        self.eval_runner = EpisodeRunner(EnvPool(cfg.envs, eval_mode=True), self.policy, backend, cfg.rollout)
+        self.env_ids = [s.id for s in cfg.envs]
+        samples_per_step = cfg.rollout.groups_per_step * cfg.rollout.group_size
+        updates = cfg.train.total_steps * cfg.algo.ppo_epochs * math.ceil(samples_per_step / cfg.algo.minibatch_size)
+        micro = max(1, cfg.algo.minibatch_size // cfg.optim.grad_accum_steps)
+        self.updater = Updater(self.policy.model, cfg.optim, updates, micro, self.ctx, cfg.train.deepspeed,
+                               sft_updates=cfg.train.sft_steps, sft_lr=cfg.train.sft_lr)
+        self.logger = None
+        if self.ctx.is_main:
+            save_config(cfg, self.run_dir / "config.yaml")
+            resume_step = self.start_step if self.resume_from is not None else None
+            self.logger = RunLogger(self.run_dir, resume_step, cfg.train.total_steps, cfg.train.progress)
+        if self.resume_from is not None:
+            self.updater.load(self.resume_from)
+            rng = torch.load(self.resume_from / f"rng_rank{self.ctx.rank}.pt", weights_only=False)
+            checkpoint.set_rng_state(rng)
+            self._print(f"Resuming from {self.resume_from} (step {self.start_step} of {cfg.train.total_steps})")
+
+    def _reference_model(self):
+        if self.cfg.algo.kl_coef <= 0:
+            return None
+        if self.cfg.model.lora.r > 0:
+            return "adapter-off"
+        ref = load_pretrained_policy(self.base_path, self.cfg.model).model.to(self.ctx.device).eval()
+        return ref.requires_grad_(False)
+
+    def _print(self, message: str) -> None:
+        if self.logger is not None:
+            self.logger.print(message)
+
+    # ------------------------------------------------------------------ one RL step
+    def collect(self, step: int) -> tuple[list[Episode], list[Sample], dict[str, float]]:
+        cfg = self.cfg
+        requests = group_requests(cfg, step, self.ctx)
+        params = SamplingParams(cfg.rollout.max_new_tokens, cfg.rollout.temperature, cfg.rollout.top_p)
+        episodes = self.runner.run(requests, params)
+        returns = torch.tensor([ep.total_reward for ep in episodes])  # (groups*G,)
+        advantages = group_relative_advantages(returns, cfg.rollout.group_size, cfg.algo.advantage == "grpo")
+        samples = [Sample(t.prompt, t.completion.token_ids, float(a))
+                   for ep, a in zip(episodes, advantages) for t in ep.turns]
+        stats = {"zero_adv_groups": zero_advantage_group_fraction(returns, cfg.rollout.group_size)}
+        return episodes, samples, stats
+
+    def update(self, samples: list[Sample]) -> dict[str, float]:
+        """`ppo_epochs` passes of clipped policy-gradient updates over minibatches of `samples`."""
+        cfg = self.cfg
+        # Every process must run the same number of backward passes (ZeRO reduces gradients in them).
+        n_mini = max(self.ctx.max(math.ceil(len(samples) / cfg.algo.minibatch_size)), 1)
+        n_micro = n_mini * cfg.optim.grad_accum_steps
+        while len(samples) < n_micro:  # padding copies carry weight 0
+            samples = samples + [Sample(samples[-1].prompt, samples[-1].completion, 0.0, 0.0)]
+        micro_batches = chunks(samples, n_micro)
+        old = None
+        if cfg.algo.ppo_epochs > 1:  # with one epoch the sampling policy is the current one: ratio starts at 1
+            with torch.no_grad():
+                old = [self.policy.completion_logprobs([s.prompt for s in mb], [s.completion for s in mb],
+                                                       cfg.rollout.temperature)[0] for mb in micro_batches]
+        totals: dict[str, float] = {}
+        norms = []
+        self.policy.model.train()
+        for _ in range(cfg.algo.ppo_epochs):
+            order = np.random.permutation(len(micro_batches)) if cfg.algo.ppo_epochs > 1 else range(len(micro_batches))
+            for i in order:
+                loss, stats = policy_loss(self.policy, self.ref, micro_batches[i], None if old is None else old[i], cfg)
+                norm = self.updater.micro_step(loss)
+                if norm is not None:
+                    norms.append(norm)
+                for k, v in {"loss": loss.item(), **stats}.items():
+                    totals[k] = totals.get(k, 0.0) + v / (len(micro_batches) * cfg.algo.ppo_epochs)
+        totals["grad_norm"] = float(np.mean(norms)) if norms else 0.0
+        return totals
+
+    def sft_warm_start(self) -> None:
+        """Supervised steps on the envs' expert actions (cold start), before any RL."""
+        cfg = self.cfg
+        for step in range(cfg.train.sft_steps):
+            rng = np.random.default_rng([cfg.train.seed, 10**6 + step, self.ctx.rank])
+            requests = [EpisodeRequest(int(rng.integers(len(cfg.envs))), int(rng.integers(cfg.eval.seed_offset)))
+                        for _ in range(cfg.train.sft_batch_size)]
+            pairs = self.runner.warm_start_pairs(requests, cfg.train.sft_target, rng)
+            stop = self.policy.tokenizer.eos_token
+            batch = [(p, self.policy.tokenizer(a + stop, add_special_tokens=False)["input_ids"]) for p, a in pairs]
+            losses = []
+            for mb in chunks(batch, cfg.optim.grad_accum_steps):
+                logprobs, mask, _ = self.policy.completion_logprobs([p for p, _ in mb], [c for _, c in mb],
+                                                                    cfg.rollout.temperature)
+                loss = sft_loss(logprobs, mask)
+                self.updater.micro_step(loss)
+                losses.append(loss.item())
+            if self.logger is not None and (step + 1) % 10 == 0:
+                self._print(f"sft step {step + 1}/{cfg.train.sft_steps}: loss {np.mean(losses):.3f}")
+
+    def evaluate(self, step: int) -> dict[str, float]:
+        cfg = self.cfg
+        return evaluate(self.eval_runner, self.env_ids, cfg.eval, cfg.rollout.max_new_tokens, self.ctx,
+                        seed=cfg.train.seed + step)
+
+    def save(self, step: int) -> None:
+        tmp = checkpoint.begin(self.run_dir, step) if self.ctx.is_main else checkpoint.temp_dir(self.run_dir, step)
+        self.ctx.barrier()
+        if self.ctx.is_main:
+            save_policy(self.policy, str(tmp))
+            torch.save({"step": step}, tmp / "trainer_state.pt")
+        self.updater.save(tmp)
+        torch.save(checkpoint.rng_state(), tmp / f"rng_rank{self.ctx.rank}.pt")
+        self.ctx.barrier()
+        if self.ctx.is_main:
+            checkpoint.finish(self.run_dir, step, self.cfg.train.keep_checkpoints)
+        self.ctx.barrier()
+
+    def train(self) -> dict[str, float]:
+        cfg = self.cfg
+        every = lambda n, s: n > 0 and s % n == 0  # noqa: E731
+        if self.start_step == 0:
+            self._log(0, self.evaluate(0))
+            if cfg.train.sft_steps > 0:
+                self.sft_warm_start()
+                after_sft = {f"sft/{k.split('/', 1)[1]}": v for k, v in self.evaluate(0).items()}
+                self._log(0, after_sft)
+                self._print(f"after SFT warm-start: eval/success_rate {after_sft['sft/success_rate']:.3f}")
+        for step in range(self.start_step + 1, cfg.train.total_steps + 1):
+            t0 = time.perf_counter()
+            episodes, samples, stats = self.collect(step)
+            t1 = time.perf_counter()
+            losses = self.update(samples)
+            t2 = time.perf_counter()
+            metrics = self._train_metrics(episodes, stats, losses)
+            metrics |= {"time/rollout_s": t1 - t0, "time/update_s": t2 - t1}
+            if every(cfg.train.eval_every, step) or step == cfg.train.total_steps:
+                metrics |= self.evaluate(step)
+            self._log(step, metrics, episodes)
+            if every(cfg.train.save_every, step) or step == cfg.train.total_steps:
+                self.save(step)
+        summary = {}
+        if self.logger is not None:
+            self.logger.close()
+            plot_run(self.run_dir)
+            summary = summarize_run(self.run_dir)
+        self.runner.close()
+        self.eval_runner.close()
+        self.ctx.close()
+        return summary
+
+    # ------------------------------------------------------------------ logging
+    def _train_metrics(self, episodes: list[Episode], stats: dict, losses: dict) -> dict[str, float]:
+        turns = [t for ep in episodes for t in ep.turns]
+        flags = [bool(t.info["format_error"]) for t in turns if "format_error" in t.info]
+        sums = self.ctx.sum([
+            sum(ep.total_reward for ep in episodes), sum(ep.success for ep in episodes), len(episodes),
+            sum(len(t.completion.token_ids) for t in turns), len(turns), sum(flags), len(flags),
+            sum(ep.error is not None for ep in episodes),
+        ])
+        reward, success, n_ep, tokens, n_turns, fmt_err, fmt_n, errors = sums
+        metrics = {
+            "train/reward_mean": reward / n_ep,
+            "train/success_rate": success / n_ep,
+            "train/response_length": tokens / max(n_turns, 1),
+            "train/format_error_rate": fmt_err / max(fmt_n, 1),
+            "train/env_errors": errors,
+            "train/zero_adv_groups": stats["zero_adv_groups"],
+            "train/lr": self.updater.lr,
+        }
+        components: dict[str, list[float]] = {}
+        for t in turns:
+            for k, v in t.info.items():
+                if k.startswith("reward/") and isinstance(v, (int, float)):
+                    components.setdefault(k, []).append(float(v))
+        metrics |= {f"train/{k}": float(np.mean(v)) for k, v in components.items()}
+        metrics |= {f"losses/{k}": v for k, v in losses.items()}
+        return metrics
+
+    def _log(self, step: int, metrics: dict[str, float], episodes: list[Episode] | None = None) -> None:
+        if self.logger is None:
+            return
+        self.logger.log(step, metrics)
+        if episodes:
+            rows = []
+            for ep in episodes[: self.cfg.train.log_samples]:
+                rows.append({
+                    "step": step, "env": self.env_ids[ep.request.env_index], "seed": ep.request.seed,
+                    "return": ep.total_reward, "success": ep.success, "error": ep.error,
+                    "turns": [{"prompt": t.prompt.text, "response": t.completion.text, "reward": t.reward,
+                               "info": t.info} for t in ep.turns],
+                })
+            self.logger.log_samples(rows)
+
+
+def train(cfg: Config) -> dict[str, float]:
+    """Train (or resume) the run described by `cfg`; returns a summary of start and end metrics."""
+    return Trainer(cfg).train()
