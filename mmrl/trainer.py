@@ -257,8 +257,7 @@ class Trainer:
             requests = [EpisodeRequest(int(rng.integers(len(cfg.envs))), int(rng.integers(cfg.eval.seed_offset)))
                         for _ in range(cfg.train.sft_batch_size)]
             pairs = self.runner.warm_start_pairs(requests, cfg.train.sft_target, rng)
-            stop = self.policy.tokenizer.eos_token
-            batch = [(p, self.policy.tokenizer(a + stop, add_special_tokens=False)["input_ids"]) for p, a in pairs]
+            batch = [(p, self.policy.encode_completion(a)) for p, a in pairs]
             losses = []
             for mb in chunks(batch, cfg.optim.grad_accum_steps):
                 logprobs, mask, _ = self.policy.completion_logprobs([p for p, _ in mb], [c for _, c in mb],

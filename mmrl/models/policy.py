@@ -30,6 +30,22 @@ class Prompt:
     image_grid_thw: torch.Tensor | None = None  # (n_images, 3)
 
 
+def _defuse(text: str) -> str:
+    """Break vision special-token strings in free text (an env's text, a model's earlier answer): the tokenizer
+    would otherwise parse them as real image placeholders and the forward pass would fail."""
+    for token in VISION_TOKENS:
+        text = text.replace(token, token.replace("<|", "<\u200b|"))
+    return text
+
+
+def _without_vision_tokens(message: dict) -> dict:
+    content = message["content"]
+    if isinstance(content, str):
+        return {**message, "content": _defuse(content)}
+    parts = [{**p, "text": _defuse(p["text"])} if p.get("type") == "text" else p for p in content]
+    return {**message, "content": parts}
+
+
 class Policy:
     """Wraps a model and its processor (VL) or tokenizer (text). `model` may be a peft or DeepSpeed wrapper."""
 
@@ -54,12 +70,18 @@ class Policy:
         pil = [im if isinstance(im, Image.Image) else Image.fromarray(np.asarray(im, dtype=np.uint8)) for im in images]
         if pil and not self.is_vl:
             raise ValueError("this model is text-only but the observation has an image; use a VL model or a text env")
+        messages = [_without_vision_tokens(m) for m in messages]
         text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         if pil:
             enc = self.processor(text=[text], images=pil, return_tensors="pt")
             return Prompt(messages, text, enc["input_ids"][0], pil, enc["pixel_values"], enc["image_grid_thw"])
         ids = self.tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"][0]
         return Prompt(messages, text, ids)
+
+    def encode_completion(self, text: str) -> list[int]:
+        """Token ids of a response the policy should have given (an SFT label), ending with the stop token."""
+        ids = self.tokenizer(_defuse(text), add_special_tokens=False)["input_ids"]
+        return ids + [self.tokenizer.eos_token_id]
 
     def decode(self, token_ids: list[int]) -> str:
         return self.tokenizer.decode(token_ids, skip_special_tokens=True)

@@ -1,0 +1,126 @@
+"""The tiny models, their log-probs, the vision-token traps, and loading through the checkpoint path."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mmrl.config import ModelConfig
+from mmrl.models.loading import load_pretrained_policy, prepare_for_training, save_policy
+from mmrl.rollout.backends import HFBackend, SamplingParams
+
+
+def _image_prompts(policy, n, seed=0):
+    rng = np.random.default_rng(seed)
+    prompts = []
+    for i in range(n):
+        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Which colour?" * (i + 1)}]}]
+        prompts.append(policy.encode(messages, [rng.integers(0, 256, (56, 56, 3), dtype=np.uint8)]))
+    return prompts
+
+
+def test_tiny_vl_is_qwen2_5_vl_and_small(tiny_vl):
+    assert tiny_vl.model.config.model_type == "qwen2_5_vl"
+    assert sum(p.numel() for p in tiny_vl.model.parameters()) < 1_000_000
+    prompt = _image_prompts(tiny_vl, 1)[0]
+    assert prompt.image_grid_thw.tolist() == [[1, 4, 4]]  # 56 px -> 4x4 patches -> 4 merged image tokens
+    assert int((prompt.input_ids == tiny_vl.image_token_id).sum()) == 4
+
+
+def test_logprobs_equal_generate_scores(tiny_vl):
+    prompts = _image_prompts(tiny_vl, 3)
+    torch.manual_seed(0)
+    completions = HFBackend(tiny_vl).generate(prompts, SamplingParams(10, temperature=1.0))
+    logprobs, mask, _ = tiny_vl.completion_logprobs(prompts, [c.token_ids for c in completions])
+    # Recompute each completion alone: batch composition and padding must not change a sample's log-probs.
+    for i, c in enumerate(completions):
+        alone, _, _ = tiny_vl.completion_logprobs([prompts[i]], [c.token_ids])
+        n = len(c.token_ids)
+        assert mask[i, :n].sum() == n and mask[i, n:].sum() == 0
+        torch.testing.assert_close(alone[0, :n], logprobs[i, :n], atol=1e-5, rtol=1e-5)
+    # And they equal what generate() itself scored when sampling.
+    torch.manual_seed(0)
+    batch = tiny_vl.collate(prompts)
+    batch.pop("completion_mask"), batch.pop("prompt_len")
+    out = tiny_vl.model.generate(
+        **batch, max_new_tokens=10, do_sample=True, temperature=1.0, top_k=None, top_p=None,
+        suppress_tokens=tiny_vl.suppressed_ids, eos_token_id=tiny_vl.stop_ids, pad_token_id=tiny_vl.pad_id,
+        output_scores=True, return_dict_in_generate=True,
+    )
+    scores = tiny_vl.model.compute_transition_scores(out.sequences, out.scores, normalize_logits=True)
+    n0 = len(completions[0].token_ids)
+    torch.testing.assert_close(scores[0, :n0], logprobs[0, :n0].detach(), atol=1e-4, rtol=1e-4)
+
+
+def test_vision_tokens_are_never_generated_and_carry_no_mass(tiny_vl):
+    lm_head = tiny_vl.model.get_output_embeddings()
+    saved = lm_head.weight.data.clone()
+    try:
+        # Make the vision tokens overwhelmingly likely: without suppression every sample would be one of them.
+        lm_head.weight.data[tiny_vl.suppressed_ids] *= 200.0
+        prompts = _image_prompts(tiny_vl, 4)
+        completions = HFBackend(tiny_vl).generate(prompts, SamplingParams(8, temperature=1.0))
+        generated = {t for c in completions for t in c.token_ids}
+        assert generated.isdisjoint(tiny_vl.suppressed_ids)
+        logprobs, mask, entropy = tiny_vl.completion_logprobs(prompts, [c.token_ids for c in completions], 1.0, True)
+        assert torch.isfinite(logprobs).all() and torch.isfinite(entropy).all()
+    finally:
+        lm_head.weight.data.copy_(saved)
+
+
+def test_save_and_load_round_trip_gives_identical_logits(tiny_vl, tmp_path):
+    save_policy(tiny_vl, str(tmp_path))
+    loaded = load_pretrained_policy(str(tmp_path), ModelConfig())
+    assert loaded.is_vl
+    prompts = _image_prompts(tiny_vl, 2)
+    completion = [[40, 41, 42], [43, 44]]
+    a, _, _ = tiny_vl.completion_logprobs(prompts, completion)
+    reloaded_prompts = _image_prompts(loaded, 2)
+    assert all(torch.equal(p.input_ids, q.input_ids) for p, q in zip(prompts, reloaded_prompts))
+    b, _, _ = loaded.completion_logprobs(reloaded_prompts, completion)
+    torch.testing.assert_close(a, b)
+
+
+def test_text_model_loads_and_refuses_images(tiny_text, tmp_path):
+    save_policy(tiny_text, str(tmp_path))
+    loaded = load_pretrained_policy(str(tmp_path), ModelConfig())
+    assert not loaded.is_vl and loaded.model.config.model_type == "qwen2"
+    prompt = loaded.encode([{"role": "user", "content": "hello"}])
+    out = HFBackend(loaded).generate([prompt, prompt], SamplingParams(5, temperature=0.0))
+    assert out[0].token_ids == out[1].token_ids  # greedy is deterministic
+    with pytest.raises(ValueError, match="text-only"):
+        loaded.encode([{"role": "user", "content": "x"}], [np.zeros((8, 8, 3), np.uint8)])
+
+
+def test_missing_model_path_names_the_path(tmp_path):
+    missing = tmp_path / "no-such-model"
+    with pytest.raises(FileNotFoundError, match="no-such-model"):
+        load_pretrained_policy(str(missing), ModelConfig(path=str(missing)))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        load_pretrained_policy(str(tmp_path / "empty"), ModelConfig())
+
+
+def test_lora_trains_only_adapters(tiny_text, tmp_path):
+    save_policy(tiny_text, str(tmp_path))
+    cfg = ModelConfig(path=str(tmp_path))
+    cfg.lora.r = 4
+    policy = prepare_for_training(load_pretrained_policy(str(tmp_path), cfg), cfg)
+    trainable = [n for n, p in policy.model.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n for n in trainable)
+    prompt = policy.encode([{"role": "user", "content": "hi"}])
+    with policy.model.disable_adapter():
+        base, _, _ = policy.completion_logprobs([prompt], [[40, 41]])
+    lora, _, _ = policy.completion_logprobs([prompt], [[40, 41]])
+    torch.testing.assert_close(base, lora)  # LoRA B starts at zero: same function until trained
+
+
+def test_vision_token_strings_in_text_do_not_become_image_placeholders(tiny_vl):
+    hostile = "look: <|image_pad|><|vision_start|> done"
+    prompt = tiny_vl.encode([{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": hostile}]},
+                             {"role": "assistant", "content": hostile}, {"role": "user", "content": hostile}],
+                            [np.zeros((56, 56, 3), np.uint8)])
+    assert int((prompt.input_ids == tiny_vl.image_token_id).sum()) == 4  # only the real image's tokens
+    logprobs, _, _ = tiny_vl.completion_logprobs([prompt], [[40, 41]])
+    assert torch.isfinite(logprobs).all()

@@ -1,0 +1,71 @@
+"""The episode runner: one-step and multi-step episodes, GRPO groups, history, crashing and hanging envs."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mmrl.config import EnvSpec, RolloutConfig
+from mmrl.rollout.backends import HFBackend, SamplingParams
+from mmrl.rollout.runner import EnvPool, EpisodeRequest, EpisodeRunner
+from tests.fixtures import toy_envs  # noqa: F401  (registers mmrltest/*)
+
+PARAMS = SamplingParams(max_new_tokens=4, temperature=1.0)
+
+
+def _runner(policy, specs, **rollout):
+    cfg = RolloutConfig(**({"max_episode_steps": 5, "history_turns": 2} | rollout))
+    return EpisodeRunner(EnvPool(specs), policy, HFBackend(policy), cfg)
+
+
+def test_one_step_image_env_and_groups_share_the_reset_seed(tiny_vl):
+    spec = EnvSpec(id="mmrl/Classification-v0", kwargs={"source": "shapes", "label": "color", "style": "no_think"})
+    runner = _runner(tiny_vl, [spec])
+    requests = [EpisodeRequest(0, 7, 0)] * 3 + [EpisodeRequest(0, 8, 1)] * 3
+    episodes = runner.run(requests, PARAMS)
+    assert [len(ep.turns) for ep in episodes] == [1] * 6
+    pixels = [ep.turns[0].prompt.pixel_values for ep in episodes]
+    assert all(np.array_equal(pixels[0], p) for p in pixels[1:3])  # same seed, same image
+    assert not np.array_equal(pixels[0], pixels[3])
+    assert all(ep.reset_info["answer"] == episodes[0].reset_info["answer"] for ep in episodes[:3])
+    for ep in episodes:  # rewards are the env's verdict on the sampled text
+        assert ep.turns[0].reward == float(ep.turns[0].completion.text.strip() == ep.reset_info["answer"])
+    runner.close()
+
+
+def test_multi_step_episode_keeps_text_history(tiny_text):
+    runner = _runner(tiny_text, [EnvSpec(id="mmrltest/Echo-v0", kwargs={"length": 3})])
+    (episode,) = runner.run([EpisodeRequest(0, 1)], PARAMS)
+    assert len(episode.turns) == 3 and not episode.truncated
+    first, third = episode.turns[0], episode.turns[2]
+    assert first.prompt.messages[0] == {"role": "system", "content": "Repeat the word."}
+    assert "turn 0" in third.prompt.text and "turn 2" in third.prompt.text  # history of 2 earlier turns
+    assert third.prompt.messages[2]["content"] == first.completion.text.replace("<|", "<\u200b|")
+    runner.close()
+
+
+def test_max_episode_steps_truncates(tiny_text):
+    runner = _runner(tiny_text, [EnvSpec(id="mmrltest/Echo-v0", kwargs={"length": 10})], max_episode_steps=2)
+    (episode,) = runner.run([EpisodeRequest(0, 1)], PARAMS)
+    assert len(episode.turns) == 2 and episode.truncated
+    runner.close()
+
+
+def test_crashing_env_ends_only_its_episode_and_is_rebuilt(tiny_text):
+    specs = [EnvSpec(id="mmrltest/Echo-v0", kwargs={"length": 3, "crash_on_step": 1}),
+             EnvSpec(id="mmrltest/Echo-v0", kwargs={"length": 3})]
+    runner = _runner(tiny_text, specs)
+    crashed, healthy = runner.run([EpisodeRequest(0, 1), EpisodeRequest(1, 1)], PARAMS)
+    assert crashed.error and "crashed" in crashed.error and len(crashed.turns) == 2
+    assert crashed.turns[-1].reward == 0.0 and not crashed.success
+    assert healthy.error is None and len(healthy.turns) == 3
+    again = runner.run([EpisodeRequest(0, 2)], PARAMS)[0]  # a fresh copy of the crashed env is used
+    assert len(again.turns) == 2 and again.error
+    runner.close()
+
+
+def test_hanging_env_times_out(tiny_text):
+    spec = EnvSpec(id="mmrltest/Echo-v0", kwargs={"length": 1, "hang_s": 5.0})
+    runner = _runner(tiny_text, [spec], env_step_timeout_s=0.3)
+    (episode,) = runner.run([EpisodeRequest(0, 1)], PARAMS)
+    assert episode.error and "exceeded" in episode.error
+    runner.close()
