@@ -70,10 +70,23 @@ def _run(args: argparse.Namespace) -> int:
     from mmrl.config import load_config
     from mmrl.trainer import train
 
-    summary = train(load_config(args.config, args.overrides))
+    cfg = load_config(args.config, args.overrides)
+    summary = train(cfg)
     if summary:
+        print(_story(summary, cfg))
         print(json.dumps(summary, indent=2))
     return 0
+
+
+def _story(summary: dict, cfg) -> str:
+    """One line a person reads: held-out success before, after the warm-start, and after RL."""
+    parts = [f"held-out success {summary['initial/eval_success_rate']:.2f} at start"]
+    if "sft/eval_success_rate" in summary:
+        parts.append(f"{summary['sft/eval_success_rate']:.2f} after the warm-start")
+    parts.append(f"{summary['final/eval_success_rate']:.2f} after RL (step {summary['final/step']})")
+    from mmrl.trainer import run_directory
+
+    return " -> ".join(parts) + f"; plot: {run_directory(cfg) / 'plots' / 'training.png'}"
 
 
 if __name__ == "__main__":
