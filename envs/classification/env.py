@@ -79,7 +79,8 @@ class ClassificationEnv(gym.Env[dict[str, Any], str]):
     ## Arguments
     ``source``, ``path`` (folder or JSONL file, for those sources), ``style`` (``"think"``/``"no_think"``),
     ``label`` (shapes only: ``"color"``, ``"shape"``, ``"shape_color"``), ``colors`` and ``shapes`` (shapes only;
-    defaults: red, green, blue, yellow and circle, square, triangle), ``num_choices`` (None = all classes),
+    defaults: red, green, blue, yellow and circle, square, triangle), ``shape_scale`` (shapes only: the shape's
+    radius range as a fraction of the image side, default (0.18, 0.34)), ``num_choices`` (None = all classes),
     ``image_size`` (56), ``split`` (``"train"``/``"test"``), ``test_fraction`` (0.2; digits, folder, jsonl),
     ``reward_weights`` (dict name -> weight), ``render_mode`` (None or ``"rgb_array"``: the image).
 
@@ -98,6 +99,7 @@ class ClassificationEnv(gym.Env[dict[str, Any], str]):
         label: str = "shape_color",
         colors: list[str] | None = None,
         shapes: list[str] | None = None,
+        shape_scale: tuple[float, float] | None = None,
         num_choices: int | None = None,
         image_size: int = 56,
         split: str = "train",
@@ -120,8 +122,9 @@ class ClassificationEnv(gym.Env[dict[str, Any], str]):
             raise ValueError(f"image_size must be an int >= 8, got {image_size!r}")
         if not 0.0 <= test_fraction <= 1.0:
             raise ValueError(f"test_fraction must be in [0, 1], got {test_fraction!r}")
-        if source != "shapes" and (label != "shape_color" or colors is not None or shapes is not None):
-            raise ValueError("label, colors and shapes apply only to source='shapes'")
+        if source != "shapes" and (label != "shape_color" or colors is not None or shapes is not None
+                                   or shape_scale is not None):
+            raise ValueError("label, colors, shapes and shape_scale apply only to source='shapes'")
         if label not in SHAPE_LABELS:
             raise ValueError(f"label must be one of {SHAPE_LABELS}, got {label!r}")
         if (path is None) != (source in ("shapes", "digits")):
@@ -129,7 +132,8 @@ class ClassificationEnv(gym.Env[dict[str, Any], str]):
 
         self.source: ImageSource
         if source == "shapes":
-            self.source = ShapesSource(image_size=image_size, label=label, colors=colors, shapes=shapes)
+            scale = {} if shape_scale is None else {"shape_scale": tuple(shape_scale)}
+            self.source = ShapesSource(image_size=image_size, label=label, colors=colors, shapes=shapes, **scale)
         elif source == "digits":
             self.source = DigitsSource(image_size=image_size, test_fraction=test_fraction)
         elif source == "folder":

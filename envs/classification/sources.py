@@ -58,7 +58,8 @@ class ShapesSource:
     """Procedural images: one filled shape of one colour on a light, slightly noisy background.
 
     ``label`` picks the class: ``"color"`` (shape is a distractor), ``"shape"`` (colour is a distractor) or
-    ``"shape_color"`` (e.g. ``"red circle"``). Each sample is drawn from its own generator seeded by
+    ``"shape_color"`` (e.g. ``"red circle"``). ``shape_scale`` bounds the shape's radius as a fraction of the
+    image side (a larger shape is an easier image). Each sample is drawn from its own generator seeded by
     ``(split, a number drawn from rng)``, so the train and test streams never share a generator.
     """
 
@@ -68,7 +69,12 @@ class ShapesSource:
         label: str = "shape_color",
         colors: list[str] | None = None,
         shapes: list[str] | None = None,
+        shape_scale: tuple[float, float] = (0.18, 0.34),
     ) -> None:
+        low, high = (float(v) for v in shape_scale)
+        if not 0.05 <= low <= high <= 0.45:
+            raise ValueError(f"shape_scale must be (low, high) with 0.05 <= low <= high <= 0.45, got {shape_scale}")
+        self.shape_scale = (low, high)
         self.colors = list(colors) if colors is not None else ["red", "green", "blue", "yellow"]
         self.shapes = list(shapes) if shapes is not None else ["circle", "square", "triangle"]
         for kind, names, known in (("color", self.colors, COLOR_RGB), ("shape", self.shapes, SHAPE_NAMES)):
@@ -99,7 +105,7 @@ class ShapesSource:
         background = rng.integers(215, 251, size=3)
         image = np.empty((size, size, 3), dtype=np.uint8)
         image[:] = background
-        radius = rng.uniform(0.18, 0.34) * size
+        radius = rng.uniform(*self.shape_scale) * size
         center = rng.uniform(radius + 1, size - radius - 1, size=2)
         angle = rng.uniform(0, 2 * np.pi)
         rgb = tuple(int(c) for c in COLOR_RGB[color])

@@ -1,0 +1,52 @@
+"""The single-process optimiser path: gradient accumulation, clipping and the LR schedule."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from mmrl.config import OptimConfig
+from mmrl.distributed import DistContext, Updater, lr_lambda
+
+
+def _fit(accum: int, data: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    updater = Updater(model, OptimConfig(lr=0.1, grad_accum_steps=accum, max_grad_norm=0.0), 10, 4,
+                      DistContext(), None)
+    norms = []
+    for chunk_x, chunk_y in zip(data.chunk(accum), target.chunk(accum)):
+        norms.append(updater.micro_step(((model(chunk_x) - chunk_y) ** 2).mean()))
+    assert norms[:-1] == [None] * (accum - 1) and norms[-1] > 0  # steps once, at the last micro-batch
+    return torch.cat([model.weight.detach().flatten(), model.bias.detach()])
+
+
+def test_accumulating_equal_micro_batches_equals_one_big_batch():
+    data, target = torch.randn(8, 3), torch.randn(8, 1)
+    torch.testing.assert_close(_fit(1, data, target), _fit(4, data, target))
+
+
+def test_gradients_are_clipped_and_the_norm_is_reported_before_clipping():
+    model = torch.nn.Linear(2, 1, bias=False)
+    seen = []
+    model.weight.register_post_accumulate_grad_hook(lambda p: seen.append(p.grad.clone()))
+    updater = Updater(model, OptimConfig(lr=1.0, max_grad_norm=0.5), 10, 1, DistContext(), None)
+    clipped = []
+    original_step = updater.optimizer.step
+    updater.optimizer.step = lambda: (clipped.append(model.weight.grad.norm().item()), original_step())[1]
+    norm = updater.micro_step(model.weight.sum() * 1e3)  # gradient (1000, 1000)
+    assert norm == pytest.approx(1e3 * math.sqrt(2), rel=1e-5)
+    assert seen[0].norm().item() == pytest.approx(norm, rel=1e-5)
+    assert clipped == [pytest.approx(0.5, rel=1e-4)]
+
+
+def test_lr_schedule_warmup_then_cosine_to_zero_after_the_warm_start():
+    f = lr_lambda(OptimConfig(warmup_steps=2, schedule="cosine"), total_updates=12, sft_updates=3, sft_scale=5.0)
+    assert [f(u) for u in range(3)] == [5.0, 5.0, 5.0]
+    assert f(3) == pytest.approx(0.5) and f(4) == pytest.approx(1.0)
+    assert f(3 + 2 + 5) == pytest.approx(0.5) and f(3 + 12) == pytest.approx(0.0)
+    linear = lr_lambda(OptimConfig(schedule="linear"), total_updates=10)
+    assert linear(5) == pytest.approx(0.5)
+    assert lr_lambda(OptimConfig(), 10)(9) == 1.0
