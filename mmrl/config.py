@@ -115,6 +115,8 @@ class AlgoConfig:
     """Weight of the KL penalty to the reference (initial) policy; 0 skips the reference model."""
     kl_estimator: str = "k3"
     """KL estimator: 'k1' (log ratio), 'k2' (half squared log ratio) or 'k3' (Schulman's unbiased, >= 0)."""
+    entropy_coef: float = 0.0
+    """Weight of an entropy bonus (keeps exploring when groups start to agree); 0 disables it."""
     ppo_epochs: int = 1
     """Passes over each batch of rollouts."""
     minibatch_size: int = 64
@@ -521,6 +523,7 @@ def validate(cfg: Config) -> None:
         ("algo.clip_high", cfg.algo.clip_high),
         ("algo.kl_coef", cfg.algo.kl_coef),
         ("optim.lr", cfg.optim.lr),
+        ("algo.entropy_coef", cfg.algo.entropy_coef),
         ("optim.weight_decay", cfg.optim.weight_decay),
         ("optim.max_grad_norm", cfg.optim.max_grad_norm),
         ("optim.warmup_steps", cfg.optim.warmup_steps),

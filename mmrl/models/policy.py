@@ -121,11 +121,13 @@ class Policy:
 
     # ------------------------------------------------------------------ log-probs
     def completion_logprobs(
-        self, prompts: list[Prompt], completions: list[list[int]], temperature: float = 1.0, with_entropy: bool = False
+        self, prompts: list[Prompt], completions: list[list[int]], temperature: float = 1.0,
+        with_entropy: bool | str = False,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Per-token log p(completion | prompt) under the sampling distribution (logits / temperature).
 
-        Returns (logprobs (B, Tc), mask (B, Tc), entropy (B, Tc) or None). Gradients flow when enabled.
+        Returns (logprobs (B, Tc), mask (B, Tc), entropy (B, Tc) or None). Gradients flow to the log-probs when
+        enabled; to the entropy only with `with_entropy="grad"`.
         """
         batch = self.collate(prompts, completions)
         mask = batch.pop("completion_mask")
@@ -143,8 +145,8 @@ class Policy:
         target = batch["input_ids"][:, -c_len:]  # (B, Tc)
         logprobs = logp_all.gather(-1, target.unsqueeze(-1)).squeeze(-1) * mask  # (B, Tc)
         entropy = None
-        if with_entropy:
-            with torch.no_grad():
+        if with_entropy:  # differentiable only when the caller trains on it (an entropy bonus)
+            with torch.set_grad_enabled(torch.is_grad_enabled() and with_entropy == "grad"):
                 p = logp_all.exp()
                 entropy = -torch.where(p > 0, p * logp_all, torch.zeros_like(p)).sum(-1) * mask  # (B, Tc)
         return logprobs, mask, entropy

@@ -9,6 +9,7 @@ A GRPO group is G requests with the same env and reset seed. An env that raises 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import hashlib
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -112,50 +113,44 @@ class EpisodeRunner:
 
     def run(self, requests: list[EpisodeRequest], params: SamplingParams) -> list[Episode]:
         """Play every request to the end (or `max_episode_steps` turns) and return the episodes in order."""
-        slot_of = _slot_numbers(requests)  # the i-th request of an env uses that env's copy number slot_of[i]
-        episodes, observations, histories = [], [], []
+        slot_of = _slot_numbers(requests)
         envs: list[gym.Env | None] = []
-        for req, slot in zip(requests, slot_of):
-            env = self.pool.get(req.env_index, slot)
-            result = self._call(env.reset, seed=req.seed)
-            if isinstance(result, Exception):
-                self.pool.discard(req.env_index, slot)
-                episodes.append(Episode(req, {}, error=f"reset failed: {result!r}"))
-                observations.append(None)
-                envs.append(None)
-            else:
-                episodes.append(Episode(req, dict(result[1])))
-                observations.append(result[0])
-                envs.append(env)
-            histories.append([])
+        episodes, observations = [], []
+        for req, (env, outcome) in zip(requests, self._reset_all(requests, slot_of)):
+            failed = isinstance(outcome, str)
+            episodes.append(Episode(req, {}, error=outcome) if failed else Episode(req, dict(outcome[1])))
+            observations.append(None if failed else outcome[0])
+            envs.append(None if failed else env)
+        histories: list[list[tuple[str, str]]] = [[] for _ in requests]
         system = {i: self._system_prompt(env) for i, env in enumerate(envs) if env is not None}
 
         for _ in range(self.cfg.max_episode_steps):
             active = [i for i, env in enumerate(envs) if env is not None]
             if not active:
                 break
+            encoded: dict[tuple, Prompt] = {}  # the G copies of a group see one observation: encode it once
             prompts = []
             for i in active:
                 text, image = observation_parts(observations[i])
                 history = histories[i][-self.cfg.history_turns :] if self.cfg.history_turns > 0 else []
-                messages, images = build_messages(text, image, history, system[i])
-                prompts.append(self.policy.encode(messages, images))
+                key = (system[i], tuple(history), text, None if image is None else _digest(image))
+                if key not in encoded:
+                    messages, images = build_messages(text, image, history, system[i])
+                    encoded[key] = self.policy.encode(messages, images)
+                prompts.append(encoded[key])
             completions = self.backend.generate(prompts, params)
             futures = {i: self._executor.submit(envs[i].step, c.text) for i, c in zip(active, completions)}
             for i, prompt, completion in zip(active, prompts, completions):
                 ep, req = episodes[i], episodes[i].request
-                try:
-                    obs, reward, terminated, truncated, info = futures[i].result(timeout=self.cfg.env_step_timeout_s)
-                except cf.TimeoutError:
-                    ep.error = f"env step exceeded {self.cfg.env_step_timeout_s}s"
-                except Exception as err:  # noqa: BLE001  (a crashed env ends its episode, not the run)
-                    ep.error = f"env step raised {err!r}"
-                if ep.error is not None:
+                outcome = self._outcome(futures[i], "env step")
+                if isinstance(outcome, str):
+                    ep.error = outcome
                     log.warning("episode (env %d, seed %d): %s; env rebuilt", req.env_index, req.seed, ep.error)
                     ep.turns.append(Turn(prompt, completion, 0.0, {"env_error": ep.error}))
                     self.pool.discard(req.env_index, slot_of[i])
                     envs[i] = None
                     continue
+                obs, reward, terminated, truncated, info = outcome
                 ep.turns.append(Turn(prompt, completion, float(reward), dict(info)))
                 histories[i].append((observation_parts(observations[i])[0], completion.text))
                 observations[i] = obs
@@ -174,26 +169,38 @@ class EpisodeRunner:
         format without the task). Requests whose env gives no such label are skipped."""
         key = "expert_action" if target == "expert" else "admissible_actions"
         pairs = []
-        for req, slot in zip(requests, _slot_numbers(requests)):
-            env = self.pool.get(req.env_index, slot)
-            result = self._call(env.reset, seed=req.seed)
-            if isinstance(result, Exception) or not result[1].get(key):
+        for env, outcome in self._reset_all(requests, _slot_numbers(requests)):
+            if isinstance(outcome, str) or not outcome[1].get(key):
                 continue
-            label = result[1][key]
+            label = outcome[1][key]
             label = str(label) if target == "expert" else str(label[rng.integers(len(label))])
-            text, image = observation_parts(result[0])
+            text, image = observation_parts(outcome[0])
             messages, images = build_messages(text, image, [], self._system_prompt(env))
             pairs.append((self.policy.encode(messages, images), label))
         if not pairs:
             raise ValueError(f"train.sft_steps > 0 but no env returned info[{key!r}] at reset")
         return pairs
 
-    def _call(self, fn, **kwargs):
+    def _reset_all(self, requests: list[EpisodeRequest], slot_of: list[int]) -> list[tuple[gym.Env, Any]]:
+        """Reset every request's env copy concurrently: (env, (obs, info) or an error string) per request. A copy
+        whose reset failed is rebuilt next time."""
+        envs = [self.pool.get(req.env_index, slot) for req, slot in zip(requests, slot_of)]
+        futures = [self._executor.submit(env.reset, seed=req.seed) for env, req in zip(envs, requests)]
+        outcomes = [self._outcome(f, "env reset") for f in futures]
+        for req, slot, outcome in zip(requests, slot_of, outcomes):
+            if isinstance(outcome, str):
+                log.warning("episode (env %d, seed %d): %s; env rebuilt", req.env_index, req.seed, outcome)
+                self.pool.discard(req.env_index, slot)
+        return list(zip(envs, outcomes))
+
+    def _outcome(self, future: cf.Future, what: str):
+        """The future's result, or a string saying why there is none (raised, or ran past the timeout)."""
         try:
-            return self._executor.submit(fn, **kwargs).result(timeout=self.cfg.env_step_timeout_s)
-        except Exception as err:  # noqa: BLE001
-            log.warning("env call %s failed: %r", getattr(fn, "__name__", fn), err)
-            return err
+            return future.result(timeout=self.cfg.env_step_timeout_s)
+        except cf.TimeoutError:
+            return f"{what} exceeded {self.cfg.env_step_timeout_s}s"
+        except Exception as err:  # noqa: BLE001  (a crashed env ends its episode, not the run)
+            return f"{what} raised {err!r}"
 
     def _system_prompt(self, env: gym.Env) -> str | None:
         if self.cfg.system_prompt is not None:
@@ -203,6 +210,10 @@ class EpisodeRunner:
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
         self.pool.close()
+
+
+def _digest(image: np.ndarray) -> str:
+    return hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).hexdigest() + str(image.shape)
 
 
 def _slot_numbers(requests: list[EpisodeRequest]) -> list[int]:
