@@ -28,6 +28,7 @@ class Prompt:
     images: list[Image.Image] = field(default_factory=list)
     pixel_values: torch.Tensor | None = None  # (patches, C*14*14*2) for Qwen-VL
     image_grid_thw: torch.Tensor | None = None  # (n_images, 3)
+    positions: torch.Tensor | None = None  # (3, T) M-RoPE positions of a VL prompt, computed once on first use
 
 
 def _defuse(text: str) -> str:
@@ -110,6 +111,14 @@ class Policy:
             batch_inputs["pixel_values"] = torch.cat([p.pixel_values for p in with_images])
             batch_inputs["image_grid_thw"] = torch.cat([p.image_grid_thw for p in with_images])
             batch_inputs["mm_token_type_ids"] = (input_ids == self.image_token_id).long()
+            # M-RoPE positions: each prompt's own (cached), then the completion continues the text positions.
+            positions = torch.zeros((3, batch, p_len + c_len), dtype=torch.long)  # (3, B, L)
+            for i, p in enumerate(prompts):
+                n = len(p.input_ids)
+                own = self._mrope_positions(p)  # (3, n)
+                positions[:, i, p_len - n : p_len] = own
+                positions[:, i, p_len:] = own[:, -1:] + 1 + torch.arange(c_len)
+            batch_inputs["position_ids"] = positions
         else:
             # Text positions count real tokens only, as generate() does with left padding.
             batch_inputs["position_ids"] = (attention.cumsum(-1) - 1).clamp(min=0)
@@ -118,6 +127,51 @@ class Policy:
         out["completion_mask"] = completion_mask.to(device)
         out["prompt_len"] = p_len
         return out
+
+    def _mrope_positions(self, prompt: Prompt) -> torch.Tensor:
+        if prompt.positions is None:
+            ids = prompt.input_ids[None].to(self.device)  # (1, T)
+            positions, _ = self._rope_owner().get_rope_index(
+                ids, mm_token_type_ids=(ids == self.image_token_id).long(),
+                image_grid_thw=prompt.image_grid_thw.to(self.device), attention_mask=torch.ones_like(ids),
+            )
+            prompt.positions = positions[:, 0].cpu()  # (3, T)
+        return prompt.positions
+
+    def _rope_owner(self) -> torch.nn.Module:
+        """The submodule computing M-RoPE indices (found through peft or DeepSpeed wrappers)."""
+        if getattr(self, "_rope_module", None) is None:
+            self._rope_module = next(m for m in self.model.modules() if hasattr(m, "get_rope_index"))
+        return self._rope_module
+
+    def _forward(self, prompts: list[Prompt], batch: dict, logits_to_keep: int) -> torch.Tensor:
+        """Logits of the batch. For VL prompts each distinct prompt's images pass the vision tower once, however
+        many samples of a group share them, and are scattered into the token embeddings (same values and
+        gradients as the plain forward, which would encode every copy)."""
+        if "pixel_values" not in batch:
+            return self.model(**batch, logits_to_keep=logits_to_keep, use_cache=False).logits
+        index: dict[int, int] = {}
+        distinct: list[Prompt] = []
+        for p in prompts:
+            if p.pixel_values is not None and id(p) not in index:
+                index[id(p)] = len(distinct)
+                distinct.append(p)
+        device = self.device
+        features = self.model.get_image_features(
+            torch.cat([p.pixel_values for p in distinct]).to(device),
+            torch.cat([p.image_grid_thw for p in distinct]).to(device),
+        ).pooler_output  # one (tokens, H) tensor per image
+        per_prompt, start = [], 0
+        for p in distinct:
+            k = len(p.image_grid_thw)
+            per_prompt.append(torch.cat(features[start : start + k]))
+            start += k
+        rows = torch.cat([per_prompt[index[id(p)]] for p in prompts if p.pixel_values is not None])  # (N_img_tok, H)
+        ids = batch["input_ids"]
+        embeds = self.model.get_input_embeddings()(ids)  # (B, L, H)
+        embeds = embeds.masked_scatter((ids == self.image_token_id).unsqueeze(-1), rows.to(embeds.dtype))
+        return self.model(inputs_embeds=embeds, attention_mask=batch["attention_mask"],
+                          position_ids=batch["position_ids"], logits_to_keep=logits_to_keep, use_cache=False).logits
 
     # ------------------------------------------------------------------ log-probs
     def completion_logprobs(
@@ -137,7 +191,7 @@ class Policy:
             empty = mask.new_zeros(mask.shape)
             return empty, mask, (empty if with_entropy else None)
         # The logit at column t predicts token t+1: keep the last c_len+1 columns, drop the final one.
-        logits = self.model(**batch, logits_to_keep=c_len + 1, use_cache=False).logits[:, :-1]  # (B, Tc, V)
+        logits = self._forward(prompts, batch, logits_to_keep=c_len + 1)[:, :-1]  # (B, Tc, V)
         logits = logits.float() / max(temperature, 1e-6)
         if self.suppressed_ids:
             logits[..., self.suppressed_ids] = float("-inf")

@@ -124,3 +124,28 @@ def test_vision_token_strings_in_text_do_not_become_image_placeholders(tiny_vl):
     assert int((prompt.input_ids == tiny_vl.image_token_id).sum()) == 4  # only the real image's tokens
     logprobs, _, _ = tiny_vl.completion_logprobs([prompt], [[40, 41]])
     assert torch.isfinite(logprobs).all()
+
+
+def test_shared_prompts_encode_images_once_with_the_same_values_and_gradients(tiny_vl):
+    """A group's G samples share one Prompt: the fast path runs the vision tower once per distinct prompt and
+    must give the plain forward's log-probs and gradients."""
+    distinct = _image_prompts(tiny_vl, 2, seed=3)
+    prompts = [distinct[0]] * 3 + [distinct[1]] * 2
+    completions = [[40, 41, 42], [43], [44, 45], [40, 46, 47], [48]]
+    model = tiny_vl.model
+    fast, mask, _ = tiny_vl.completion_logprobs(prompts, completions)
+    (fast * mask).sum().backward()
+    fast_grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    model.zero_grad()
+    batch = tiny_vl.collate(prompts, completions)
+    batch.pop("completion_mask"), batch.pop("prompt_len"), batch.pop("position_ids")
+    logits = model(**batch, logits_to_keep=4, use_cache=False).logits[:, :-1].float()  # plain forward
+    logits[..., tiny_vl.suppressed_ids] = float("-inf")
+    plain = torch.log_softmax(logits, -1).gather(-1, batch["input_ids"][:, -3:].unsqueeze(-1)).squeeze(-1) * mask
+    (plain * mask).sum().backward()
+    torch.testing.assert_close(fast, plain, atol=1e-5, rtol=1e-5)
+    visual = [n for n in fast_grads if "visual" in n]
+    assert visual
+    for name in fast_grads:
+        torch.testing.assert_close(fast_grads[name], dict(model.named_parameters())[name].grad, atol=1e-5, rtol=1e-4)
+    model.zero_grad()
