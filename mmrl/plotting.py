@@ -27,6 +27,9 @@ def plot_run(run_dir: str | Path) -> Path:
                     label="train success (sampled)")
     ax_success.plot([r["step"] for r in evals], [r["eval/success_rate"] for r in evals], "o-",
                     label="held-out success (eval)")
+    sft = [r for r in rows if r.get("sft/success_rate") is not None]
+    if sft:
+        ax_success.plot([0], [sft[-1]["sft/success_rate"]], "s", color="tab:green", label="held-out, after warm-start")
     ax_success.set(xlabel="step", ylabel="success rate", ylim=(-0.02, 1.02), title="Success")
     for ax in (ax_reward, ax_success):
         ax.grid(alpha=0.3)
