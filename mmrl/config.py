@@ -93,8 +93,10 @@ class RolloutConfig:
     """Earlier (observation, response) turns kept as text in the prompt of multi-step episodes."""
     system_prompt: str | None = None
     """System message; None uses the env's own (env.unwrapped.system_prompt) or none."""
-    generation_batch_size: int = 64
+    generation_batch_size: int = 128
     """Most prompts sent to the backend at once."""
+    env_workers: int = 2
+    """Threads that reset and step env copies (more help envs that wait on I/O or release the GIL)."""
     env_step_timeout_s: float = 30.0
     """An env step that takes longer is abandoned, the episode ends with env_error, and the env is rebuilt."""
 
@@ -511,6 +513,7 @@ def validate(cfg: Config) -> None:
         ("optim.grad_accum_steps", cfg.optim.grad_accum_steps),
         ("train.total_steps", cfg.train.total_steps),
         ("train.sft_batch_size", cfg.train.sft_batch_size),
+        ("rollout.env_workers", cfg.rollout.env_workers),
         ("train.torch_threads", cfg.train.torch_threads),
         ("eval.samples_per_episode", cfg.eval.samples_per_episode),
     ]:

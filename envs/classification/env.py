@@ -215,7 +215,8 @@ class ClassificationEnv(gym.Env[dict[str, Any], str]):
         info: dict[str, Any] = {"answer": self._label}
         reward = 0.0
         for name, weight in self.reward_weights.items():
-            value = call_reward(get_reward(name), [action], answer=[self._label])[0]
+            # Inline (no timeout thread): the runner already abandons an env step that hangs.
+            value = call_reward(get_reward(name), [action], timeout_s=None, answer=[self._label])[0]
             value = 0.0 if value is None else value
             info[f"reward/{name}"] = value
             reward += weight * value

@@ -109,7 +109,7 @@ class EpisodeRunner:
         self.policy = policy
         self.backend = backend
         self.cfg = cfg
-        self._executor = cf.ThreadPoolExecutor(max_workers=8, thread_name_prefix="mmrl-env")
+        self._executor = cf.ThreadPoolExecutor(max_workers=cfg.env_workers, thread_name_prefix="mmrl-env")
 
     def run(self, requests: list[EpisodeRequest], params: SamplingParams) -> list[Episode]:
         """Play every request to the end (or `max_episode_steps` turns) and return the episodes in order."""
