@@ -7,9 +7,12 @@ launch`) train through DeepSpeed ZeRO; rank and world size are read from torch.d
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import math
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,15 +64,19 @@ class DistContext:
 
 def init_distributed(deepspeed_config: str | None) -> DistContext:
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1:
-        if deepspeed_config is None:
-            raise ValueError(
-                f"train.deepspeed: launched as {world} processes, and multi-process training runs through DeepSpeed; "
-                "set train.deepspeed=configs/deepspeed/zero2.json"
-            )
+    if world > 1 and deepspeed_config is None:
+        raise ValueError(
+            f"train.deepspeed: launched as {world} processes, and multi-process training runs through DeepSpeed; "
+            "set train.deepspeed=configs/deepspeed/zero2.json"
+        )
+    if deepspeed_config is not None:
         import deepspeed
 
+        if "RANK" not in os.environ:  # plain `mmrl train` without a launcher: a one-process group
+            os.environ.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1",
+                              MASTER_PORT=str(_free_port()))
         if not dist.is_initialized():
+            # Without the env vars above DeepSpeed would fall back to MPI discovery (mpi4py).
             deepspeed.init_distributed(dist_backend="nccl" if torch.cuda.is_available() else "gloo")
     if dist.is_initialized():
         ctx = DistContext(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
@@ -78,6 +85,22 @@ def init_distributed(deepspeed_config: str | None) -> DistContext:
     if torch.cuda.is_available():
         torch.cuda.set_device(ctx.local_rank)
     return ctx
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def parameter_digest(model: torch.nn.Module) -> str:
+    """SHA-256 of every parameter's name and float32 bytes: equal digests mean bit-identical weights. Under ZeRO-3
+    call it inside `Updater.full_weights()`."""
+    digest = hashlib.sha256()
+    for name, param in sorted(model.named_parameters()):
+        digest.update(name.encode())
+        digest.update(param.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def lr_lambda(cfg: OptimConfig, total_updates: int, sft_updates: int = 0, sft_scale: float = 1.0):
@@ -122,6 +145,15 @@ class Updater:
     @property
     def zero_stage(self) -> int:
         return self.engine.zero_optimization_stage() if self.engine is not None else 0
+
+    def full_weights(self):
+        """Context in which every process holds the whole model: ZeRO-3 partitions the weights, so saving or
+        hashing them gathers them first (a collective: all processes must enter). A no-op otherwise."""
+        if self.zero_stage != 3:
+            return contextlib.nullcontext()
+        import deepspeed
+
+        return deepspeed.zero.GatheredParameters(list(self.engine.module.parameters()), modifier_rank=None)
 
     def micro_step(self, loss: torch.Tensor) -> float | None:
         """Backward one micro-batch's mean loss; every `grad_accum_steps`-th call also steps. Returns the grad norm

@@ -6,7 +6,9 @@ are the extension points, so nobody needs to edit this file to add a task.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import random
 import time
 from dataclasses import dataclass
@@ -25,14 +27,17 @@ from mmrl.algos import (
     zero_advantage_group_fraction,
 )
 from mmrl.config import Config, save_config
-from mmrl.distributed import DistContext, Updater, init_distributed
+from mmrl.distributed import DistContext, Updater, init_distributed, parameter_digest
 from mmrl.eval import evaluate
 from mmrl.logger import RunLogger, summarize_run
 from mmrl.models.loading import build_tiny_policy, load_pretrained_policy, prepare_for_training, save_policy
 from mmrl.models.policy import Policy, Prompt
 from mmrl.plotting import plot_run
-from mmrl.rollout.backends import SamplingParams, make_backend
+from mmrl.rollout.backends import HFBackend, SamplingParams, make_backend
 from mmrl.rollout.runner import EnvPool, Episode, EpisodeRequest, EpisodeRunner, make_env
+
+DEBUG_DIGEST_ENV = "MMRL_DEBUG_DIGEST"
+"""When this environment variable is set, each process writes a weights digest at the end (see _write_debug_digest)."""
 
 
 @dataclass
@@ -124,7 +129,8 @@ def policy_loss(policy: Policy, ref: torch.nn.Module | None, batch: list[Sample]
     """Clipped policy-gradient loss (plus the KL penalty to the reference) on one micro-batch."""
     prompts = [s.prompt for s in batch]
     completions = [s.completion for s in batch]
-    logprobs, mask, entropy = policy.completion_logprobs(prompts, completions, cfg.rollout.temperature, True)
+    with_entropy = "grad" if cfg.algo.entropy_coef > 0 else True
+    logprobs, mask, entropy = policy.completion_logprobs(prompts, completions, cfg.rollout.temperature, with_entropy)
     mask = mask * torch.tensor([s.weight for s in batch], device=mask.device).unsqueeze(1)  # (B, T)
     advantages = torch.tensor([s.advantage for s in batch], device=mask.device)  # (B,)
     old = logprobs.detach() if old_logprobs is None else old_logprobs
@@ -137,7 +143,10 @@ def policy_loss(policy: Policy, ref: torch.nn.Module | None, batch: list[Sample]
         kl = aggregate_loss(kl_penalty(logprobs, ref_logprobs, cfg.algo.kl_estimator), mask, cfg.algo.loss_agg)
         loss = loss + cfg.algo.kl_coef * kl
         stats["kl"] = float(kl)
-    stats["entropy"] = float((entropy * mask).sum() / mask.sum().clamp(min=1))
+    mean_entropy = aggregate_loss(entropy, mask, cfg.algo.loss_agg)
+    if cfg.algo.entropy_coef > 0:
+        loss = loss - cfg.algo.entropy_coef * mean_entropy
+    stats["entropy"] = float(mean_entropy)
     return loss, stats
 
 
@@ -184,6 +193,8 @@ class Trainer:
         micro = max(1, cfg.algo.minibatch_size // cfg.optim.grad_accum_steps)
         self.updater = Updater(self.policy.model, cfg.optim, updates, micro, self.ctx, cfg.train.deepspeed,
                                sft_updates=cfg.train.sft_steps, sft_lr=cfg.train.sft_lr)
+        if self.updater.zero_stage == 3 and self.ctx.world_size > 1 and isinstance(backend, HFBackend):
+            backend.synced_gpus = True  # ranks whose generations stop early must keep joining the all-gathers
         self.logger = None
         if self.ctx.is_main:
             save_config(cfg, self.run_dir / "config.yaml")
@@ -230,7 +241,7 @@ class Trainer:
             samples = samples + [Sample(samples[-1].prompt, samples[-1].completion, 0.0, 0.0)]
         micro_batches = chunks(samples, n_micro)
         old = None
-        if cfg.algo.ppo_epochs > 1:  # with one epoch the sampling policy is the current one: ratio starts at 1
+        if cfg.algo.ppo_epochs > 1 or n_mini > 1:  # else every update is on-policy: the ratio is exactly 1
             with torch.no_grad():
                 old = [self.policy.completion_logprobs([s.prompt for s in mb], [s.completion for s in mb],
                                                        cfg.rollout.temperature)[0] for mb in micro_batches]
@@ -276,8 +287,10 @@ class Trainer:
     def save(self, step: int) -> None:
         tmp = checkpoint.begin(self.run_dir, step) if self.ctx.is_main else checkpoint.temp_dir(self.run_dir, step)
         self.ctx.barrier()
+        with self.updater.full_weights():
+            if self.ctx.is_main:
+                save_policy(self.policy, str(tmp))
         if self.ctx.is_main:
-            save_policy(self.policy, str(tmp))
             torch.save({"step": step}, tmp / "trainer_state.pt")
         self.updater.save(tmp)
         torch.save(checkpoint.rng_state(), tmp / f"rng_rank{self.ctx.rank}.pt")
@@ -289,6 +302,7 @@ class Trainer:
     def train(self) -> dict[str, float]:
         cfg = self.cfg
         every = lambda n, s: n > 0 and s % n == 0  # noqa: E731
+        episodes: list[Episode] = []
         if self.start_step == 0:
             self._log(0, self.evaluate(0))
             if cfg.train.sft_steps > 0:
@@ -314,10 +328,24 @@ class Trainer:
             self.logger.close()
             plot_run(self.run_dir)
             summary = summarize_run(self.run_dir)
+        if os.environ.get(DEBUG_DIGEST_ENV):
+            self._write_debug_digest([ep.request.seed for ep in episodes])
         self.runner.close()
         self.eval_runner.close()
         self.ctx.close()
         return summary
+
+    def _write_debug_digest(self, last_seeds: list[int]) -> None:
+        """Test hook (tests/test_distributed.py), only when MMRL_DEBUG_DIGEST is set: every process writes
+        `<run>/debug/rank<r>.json` with its rank, the env seeds of its last step and a digest of its final weights,
+        so a test can check that processes drew different data yet ended with identical weights."""
+        with self.updater.full_weights():
+            digest = parameter_digest(self.policy.model)
+        path = self.run_dir / "debug" / f"rank{self.ctx.rank}.json"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps({"rank": self.ctx.rank, "world_size": self.ctx.world_size,
+                                    "zero_stage": self.updater.zero_stage, "last_step_seeds": last_seeds,
+                                    "weights_sha256": digest}))
 
     # ------------------------------------------------------------------ logging
     def _train_metrics(self, episodes: list[Episode], stats: dict, losses: dict) -> dict[str, float]:
@@ -329,13 +357,16 @@ class Trainer:
             sum(ep.error is not None for ep in episodes),
         ])
         reward, success, n_ep, tokens, n_turns, fmt_err, fmt_n, errors = sums
+        # Losses and the zero-advantage fraction are per-process means: average them over processes.
+        local = {**{f"losses/{k}": v for k, v in losses.items()}, "train/zero_adv_groups": stats["zero_adv_groups"]}
+        averaged = dict(zip(local, (v / self.ctx.world_size for v in self.ctx.sum(list(local.values())))))
         metrics = {
+            "train/episodes": n_ep,
             "train/reward_mean": reward / n_ep,
             "train/success_rate": success / n_ep,
             "train/response_length": tokens / max(n_turns, 1),
             "train/format_error_rate": fmt_err / max(fmt_n, 1),
             "train/env_errors": errors,
-            "train/zero_adv_groups": stats["zero_adv_groups"],
             "train/lr": self.updater.lr,
         }
         components: dict[str, list[float]] = {}
@@ -344,7 +375,7 @@ class Trainer:
                 if k.startswith("reward/") and isinstance(v, (int, float)):
                     components.setdefault(k, []).append(float(v))
         metrics |= {f"train/{k}": float(np.mean(v)) for k, v in components.items()}
-        metrics |= {f"losses/{k}": v for k, v in losses.items()}
+        metrics |= averaged
         return metrics
 
     def _log(self, step: int, metrics: dict[str, float], episodes: list[Episode] | None = None) -> None:

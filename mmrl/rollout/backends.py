@@ -41,6 +41,9 @@ class HFBackend:
     def __init__(self, policy: Policy, batch_size: int = 64):
         self.policy = policy
         self.batch_size = batch_size
+        self.synced_gpus = False
+        """Set by the trainer under multi-process DeepSpeed ZeRO-3: every forward all-gathers the partitioned
+        weights, so a process whose batch stops early keeps stepping until all have stopped (HF `synced_gpus`)."""
 
     @torch.no_grad()
     def generate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
@@ -70,6 +73,7 @@ class HFBackend:
                 suppress_tokens=policy.suppressed_ids or None,
                 eos_token_id=policy.stop_ids,
                 pad_token_id=policy.pad_id,
+                synced_gpus=self.synced_gpus,
             )
         finally:
             model.train(was_training)
