@@ -22,6 +22,8 @@ commands:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmrl", description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # The `deepspeed` launcher passes --local_rank=N before the command; the rank is read from torch.distributed.
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     train = sub.add_parser("train", help="train or resume a run", description="Train (or resume) a run.")
     train.add_argument("config", help="YAML config file (see configs/)")

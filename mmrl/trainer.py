@@ -195,6 +195,9 @@ class Trainer:
                                sft_updates=cfg.train.sft_steps, sft_lr=cfg.train.sft_lr)
         if self.updater.zero_stage == 3 and self.ctx.world_size > 1 and isinstance(backend, HFBackend):
             backend.synced_gpus = True  # ranks whose generations stop early must keep joining the all-gathers
+            backend.batch_size = 10**9  # one generate call per turn on every rank
+            for runner in (self.runner, self.eval_runner):
+                runner.sync_turns = self.ctx.max
         self.logger = None
         if self.ctx.is_main:
             save_config(cfg, self.run_dir / "config.yaml")

@@ -114,3 +114,22 @@ def test_zero3_with_partitioned_weights_trains_in_step_and_saves_the_gathered_mo
     assert [d["last_step_seeds"] for d in records] == [_seeds(cfg, 2, 0), _seeds(cfg, 2, 1)]
     final, initial = _digest(run_dir / "checkpoints" / "step_2", cfg), _digest(run_dir / "base_model", cfg)
     assert records[0]["weights_sha256"] == records[1]["weights_sha256"] == final != initial
+
+
+@pytest.mark.slow
+def test_zero3_multi_turn_episodes_of_different_lengths_on_each_rank(tmp_path):
+    """Episodes last 1-3 turns (by seed), so the two ranks run out of active episodes at different turns; the
+    runner keeps both calling generate once per turn until all are done, else the early rank would leave the
+    other waiting in a ZeRO-3 all-gather."""
+    config = json.loads((REPO / "configs" / "deepspeed" / "zero3.json").read_text())
+    config["zero_optimization"]["stage3_param_persistence_threshold"] = 0
+    (tmp_path / "zero3.json").write_text(json.dumps(config))
+    run_dir = tmp_path / "run"
+    _torchrun(run_dir, 2, str(tmp_path / "zero3.json"), "model.tiny=text", "rollout.max_episode_steps=3",
+              "envs=[{id: 'tests.fixtures.toy_envs:mmrltest/Echo-v0', kwargs: {length_from_seed: true}}]")
+    records = _rank_records(run_dir, zero_stage=3)
+    lengths = [{1 + s % 3 for s in d["last_step_seeds"]} for d in records]
+    assert all(len(x) > 1 for x in lengths)  # each rank really had episodes of different lengths
+    assert records[0]["weights_sha256"] == records[1]["weights_sha256"]
+    turns = [r["eval/turns_mean"] for r in read_jsonl(run_dir / "metrics.jsonl") if "eval/turns_mean" in r]
+    assert turns and all(t > 1 for t in turns)

@@ -12,6 +12,7 @@ import concurrent.futures as cf
 import hashlib
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +111,9 @@ class EpisodeRunner:
         self.backend = backend
         self.cfg = cfg
         self._executor = cf.ThreadPoolExecutor(max_workers=cfg.env_workers, thread_name_prefix="mmrl-env")
+        self.sync_turns: Callable[[int], int] | None = None
+        """Set under multi-process ZeRO-3 to a max-over-processes of the active episode count, so that every
+        process calls generate (one call per turn) the same number of times; its weights are all-gathered in it."""
 
     def run(self, requests: list[EpisodeRequest], params: SamplingParams) -> list[Episode]:
         """Play every request to the end (or `max_episode_steps` turns) and return the episodes in order."""
@@ -124,8 +128,16 @@ class EpisodeRunner:
         histories: list[list[tuple[str, str]]] = [[] for _ in requests]
         system = {i: self._system_prompt(env) for i, env in enumerate(envs) if env is not None}
 
+        idle_prompt: Prompt | None = None
         for _ in range(self.cfg.max_episode_steps):
             active = [i for i, env in enumerate(envs) if env is not None]
+            if self.sync_turns is not None:
+                # Multi-process ZeRO-3: every process generates once per turn until all are done.
+                if self.sync_turns(len(active)) == 0:
+                    break
+                if not active and idle_prompt is not None:
+                    self.backend.generate([idle_prompt], params)
+                    continue
             if not active:
                 break
             encoded: dict[tuple, Prompt] = {}  # the G copies of a group see one observation: encode it once
@@ -138,6 +150,7 @@ class EpisodeRunner:
                     messages, images = build_messages(text, image, history, system[i])
                     encoded[key] = self.policy.encode(messages, images)
                 prompts.append(encoded[key])
+            idle_prompt = prompts[0]
             completions = self.backend.generate(prompts, params)
             futures = {i: self._executor.submit(envs[i].step, c.text) for i, c in zip(active, completions)}
             for i, prompt, completion in zip(active, prompts, completions):

@@ -69,3 +69,18 @@ def test_hanging_env_times_out(tiny_text):
     (episode,) = runner.run([EpisodeRequest(0, 1)], PARAMS)
     assert episode.error and "exceeded" in episode.error
     runner.close()
+
+
+def test_synced_turns_keep_generating_while_another_process_plays(tiny_text):
+    """Under multi-process ZeRO-3 every process must call generate as often as the busiest one: a process whose
+    episodes ended keeps calling it (on a stand-in prompt) until the others are done too."""
+    runner = _runner(tiny_text, [EnvSpec(id="mmrltest/Echo-v0", kwargs={"length": 1})])
+    calls = []
+    generate = runner.backend.generate
+    runner.backend.generate = lambda prompts, params: calls.append(len(prompts)) or generate(prompts, params)
+    other_process_turns = iter([2, 2, 2, 0])  # the other process has active episodes for three turns
+    runner.sync_turns = lambda local: max(local, next(other_process_turns))
+    (episode,) = runner.run([EpisodeRequest(0, 1)], PARAMS)
+    assert len(episode.turns) == 1
+    assert calls == [1, 1, 1]  # one real turn, then two idle calls
+    runner.close()
