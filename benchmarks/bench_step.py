@@ -7,9 +7,9 @@ Both trainers get the same job, built once here:
 - the same prompts and images in the same order: step s of both is the groups that mmrl's `group_requests` picks
   for step s (TRL reads them from a dataset in that order, `shuffle_dataset=False`), and the prompt token ids
   are checked to be identical;
-- 8 prompts x 8 generations per step, at most 8 new tokens, temperature 1.0, top-p 1.0, no top-k, the same
+- the quickstart's rollout shape (16 prompts x 8 generations per step), at most 8 new tokens, temperature 1.0, top-p 1.0, no top-k, the same
   suppressed vision tokens and stop tokens, and the same reward (`mmrl.rewards.exact_match` on the answer);
-- one clipped policy-gradient update per batch over all 64 samples (token-mean loss, clip 0.2, no KL and so no
+- one clipped policy-gradient update per batch over all 128 samples (token-mean loss, clip 0.2, no KL and so no
   reference model), AdamW at the same constant learning rate, grad clipping 1.0, float32, no gradient
   checkpointing, no vLLM, one torch thread, CPU.
 

@@ -1,0 +1,45 @@
+"""Evaluation summaries: held-out success per env, unbiased pass@k over repeated samples, format errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from mmrl.config import EvalConfig
+from mmrl.distributed import DistContext
+from mmrl.eval import eval_requests, summarize
+from mmrl.metrics import pass_at_k
+from mmrl.rollout.backends import Completion
+from mmrl.rollout.runner import Episode, EpisodeRequest, Turn
+
+
+def _episode(env_index: int, group: int, success: bool, tokens: int = 3, format_error: bool = False) -> Episode:
+    info = {"success": success, "format_error": format_error}
+    turn = Turn(prompt=None, completion=Completion([1] * tokens, "x", True), reward=float(success), info=info)
+    return Episode(EpisodeRequest(env_index, 1_000_000 + group, group), {}, [turn])
+
+
+def test_summary_counts_success_pass_at_k_per_env_and_format_errors():
+    cfg = EvalConfig(episodes=2, samples_per_episode=4, pass_k=[1, 2, 4])
+    outcomes = {(0, 0): [1, 0, 0, 0], (0, 1): [0, 0, 0, 0], (1, 2): [1, 1, 1, 1], (1, 3): [1, 0, 1, 0]}
+    episodes = [_episode(env, group, bool(s), format_error=not s) for (env, group), wins in outcomes.items()
+                for s in wins]
+    out = summarize(episodes, ["a/A-v0", "b/B-v0"], cfg, DistContext())
+    per_group = [sum(w) / 4 for w in outcomes.values()]
+    assert out["eval/success_rate"] == pytest.approx(sum(per_group) / 4)
+    assert out["eval/a/A-v0/success_rate"] == pytest.approx((0.25 + 0.0) / 2)
+    assert out["eval/b/B-v0/success_rate"] == pytest.approx((1.0 + 0.5) / 2)
+    for k in (1, 2, 4):
+        expected = sum(pass_at_k(4, sum(w), k) for w in outcomes.values()) / 4
+        assert out[f"eval/pass@{k}"] == pytest.approx(expected)
+    assert out["eval/pass@4"] == pytest.approx(0.75)  # 3 of 4 groups solved at least once
+    assert out["eval/format_error_rate"] == pytest.approx(9 / 16)  # every failed sample
+    assert out["eval/response_length"] == 3
+
+
+def test_eval_requests_split_held_out_seeds_between_processes():
+    cfg = EvalConfig(episodes=5, samples_per_episode=2)
+    ranks = [eval_requests(2, cfg, DistContext(rank=r, world_size=2)) for r in range(2)]
+    seeds = [{(q.env_index, q.seed) for q in reqs} for reqs in ranks]
+    assert not seeds[0] & seeds[1]
+    assert seeds[0] | seeds[1] == {(e, 1_000_000 + j) for e in range(2) for j in range(5)}
+    assert all(q.seed >= cfg.seed_offset for reqs in ranks for q in reqs)
