@@ -201,6 +201,8 @@ class Policy:
         entropy = None
         if with_entropy:  # differentiable only when the caller trains on it (an entropy bonus)
             with torch.set_grad_enabled(torch.is_grad_enabled() and with_entropy == "grad"):
-                p = logp_all.exp()
-                entropy = -torch.where(p > 0, p * logp_all, torch.zeros_like(p)).sum(-1) * mask  # (B, Tc)
+                # Masked tokens have log p = -inf; zero them before the product (p * -inf would be NaN, and
+                # torch.where would still send a NaN gradient through the discarded branch).
+                finite_logp = logp_all.masked_fill(torch.isinf(logp_all), 0.0)
+                entropy = -(logp_all.exp() * finite_logp).sum(-1) * mask  # (B, Tc)
         return logprobs, mask, entropy

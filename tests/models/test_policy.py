@@ -149,3 +149,14 @@ def test_shared_prompts_encode_images_once_with_the_same_values_and_gradients(ti
     for name in fast_grads:
         torch.testing.assert_close(fast_grads[name], dict(model.named_parameters())[name].grad, atol=1e-5, rtol=1e-4)
     model.zero_grad()
+
+
+def test_entropy_bonus_gradient_is_finite_with_masked_vision_tokens(tiny_vl):
+    prompts = _image_prompts(tiny_vl, 2)
+    logprobs, mask, entropy = tiny_vl.completion_logprobs(prompts, [[40, 41], [42]], 1.0, with_entropy="grad")
+    vocab = len(tiny_vl.tokenizer) - len(tiny_vl.suppressed_ids)
+    assert 0 < float(entropy[0, 0]) <= torch.log(torch.tensor(float(vocab))) + 1e-4
+    (entropy.sum() + logprobs.sum()).backward()
+    grads = [p.grad for p in tiny_vl.model.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)
+    tiny_vl.model.zero_grad()
