@@ -155,7 +155,7 @@ def test_entropy_bonus_gradient_is_finite_with_masked_vision_tokens(tiny_vl):
     prompts = _image_prompts(tiny_vl, 2)
     logprobs, mask, entropy = tiny_vl.completion_logprobs(prompts, [[40, 41], [42]], 1.0, with_entropy="grad")
     vocab = len(tiny_vl.tokenizer) - len(tiny_vl.suppressed_ids)
-    assert 0 < float(entropy[0, 0]) <= torch.log(torch.tensor(float(vocab))) + 1e-4
+    assert 0 < entropy[0, 0].item() <= torch.log(torch.tensor(float(vocab))) + 1e-4
     (entropy.sum() + logprobs.sum()).backward()
     grads = [p.grad for p in tiny_vl.model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
