@@ -142,11 +142,11 @@ def policy_loss(policy: Policy, ref: torch.nn.Module | None, batch: list[Sample]
             ref_logprobs = reference_logprobs(policy, ref, prompts, completions, cfg.rollout.temperature)
         kl = aggregate_loss(kl_penalty(logprobs, ref_logprobs, cfg.algo.kl_estimator), mask, cfg.algo.loss_agg)
         loss = loss + cfg.algo.kl_coef * kl
-        stats["kl"] = float(kl)
+        stats["kl"] = kl.item()
     mean_entropy = aggregate_loss(entropy, mask, cfg.algo.loss_agg)
     if cfg.algo.entropy_coef > 0:
         loss = loss - cfg.algo.entropy_coef * mean_entropy
-    stats["entropy"] = float(mean_entropy)
+    stats["entropy"] = mean_entropy.item()
     return loss, stats
 
 
