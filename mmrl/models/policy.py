@@ -68,16 +68,43 @@ class Policy:
     # ------------------------------------------------------------------ encoding
     def encode(self, messages: list[dict], images: list[np.ndarray | Image.Image] = ()) -> Prompt:
         """Render chat messages with the chat template and encode them (and their images) for the model."""
-        pil = [im if isinstance(im, Image.Image) else Image.fromarray(np.asarray(im, dtype=np.uint8)) for im in images]
-        if pil and not self.is_vl:
-            raise ValueError("this model is text-only but the observation has an image; use a VL model or a text env")
-        messages = [_without_vision_tokens(m) for m in messages]
-        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        if pil:
-            enc = self.processor(text=[text], images=pil, return_tensors="pt")
-            return Prompt(messages, text, enc["input_ids"][0], pil, enc["pixel_values"], enc["image_grid_thw"])
-        ids = self.tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"][0]
-        return Prompt(messages, text, ids)
+        return self.encode_many([(messages, images)])[0]
+
+    def encode_many(self, items: list[tuple[list[dict], list[np.ndarray | Image.Image]]]) -> list[Prompt]:
+        """`encode` for many (messages, images) pairs, with one processor call for all the images (much cheaper
+        than one call each: the cost is mostly per call)."""
+        rendered = []
+        for messages, images in items:
+            pil = [im if isinstance(im, Image.Image) else Image.fromarray(np.asarray(im, dtype=np.uint8))
+                   for im in images]
+            if pil and not self.is_vl:
+                raise ValueError("this model is text-only but the observation has an image; use a VL model or a "
+                                 "text env")
+            messages = [_without_vision_tokens(m) for m in messages]
+            text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            rendered.append((messages, text, pil))
+        prompts: list[Prompt | None] = [None] * len(rendered)
+        visual = [i for i, (_, _, pil) in enumerate(rendered) if pil]
+        if visual:
+            enc = self.processor(text=[rendered[i][1] for i in visual], images=[im for i in visual for im in rendered[i][2]],
+                                 return_tensors="pt", padding=True)
+            merge = self.processor.image_processor.merge_size ** 2
+            patches = (enc["image_grid_thw"].prod(-1)).tolist()
+            image_at, patch_at = 0, 0
+            for row, i in enumerate(visual):
+                messages, text, pil = rendered[i]
+                n_images = len(pil)
+                grid = enc["image_grid_thw"][image_at : image_at + n_images]
+                n_patches = int(sum(patches[image_at : image_at + n_images]))
+                ids = enc["input_ids"][row][enc["attention_mask"][row].bool()]
+                assert int((ids == self.image_token_id).sum()) == n_patches // merge
+                prompts[i] = Prompt(messages, text, ids, pil, enc["pixel_values"][patch_at : patch_at + n_patches], grid)
+                image_at, patch_at = image_at + n_images, patch_at + n_patches
+        for i, (messages, text, pil) in enumerate(rendered):
+            if not pil:
+                ids = self.tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"][0]
+                prompts[i] = Prompt(messages, text, ids)
+        return prompts
 
     def encode_completion(self, text: str) -> list[int]:
         """Token ids of a response the policy should have given (an SFT label), ending with the stop token."""
@@ -91,20 +118,20 @@ class Policy:
     def collate(self, prompts: list[Prompt], completions: list[list[int]] | None = None) -> dict:
         """Model inputs for `[left-padded prompt | right-padded completion]`; `completion_mask` marks real tokens."""
         completions = completions if completions is not None else [[] for _ in prompts]
-        p_len = max(len(p.input_ids) for p in prompts)
-        c_len = max((len(c) for c in completions), default=0)
-        batch = len(prompts)
-        input_ids = torch.full((batch, p_len + c_len), self.pad_id, dtype=torch.long)  # (B, L)
-        attention = torch.zeros((batch, p_len + c_len), dtype=torch.long)  # (B, L)
-        completion_mask = torch.zeros((batch, c_len), dtype=torch.float32)  # (B, Tc)
-        for i, (p, c) in enumerate(zip(prompts, completions)):
-            n = len(p.input_ids)
-            input_ids[i, p_len - n : p_len] = p.input_ids
-            attention[i, p_len - n : p_len] = 1
-            if c:
-                input_ids[i, p_len : p_len + len(c)] = torch.tensor(c, dtype=torch.long)
-                attention[i, p_len : p_len + len(c)] = 1
-                completion_mask[i, : len(c)] = 1.0
+        pad = torch.nn.utils.rnn.pad_sequence
+        prompt_ids = pad([p.input_ids for p in prompts], batch_first=True, padding_value=self.pad_id,
+                         padding_side="left")  # (B, Tp)
+        p_len = prompt_ids.shape[1]
+        c_lens = torch.tensor([len(c) for c in completions])  # (B,)
+        c_len = int(c_lens.max()) if len(c_lens) else 0
+        completion_ids = pad([torch.tensor(c, dtype=torch.long) for c in completions], batch_first=True,
+                             padding_value=self.pad_id)  # (B, Tc)
+        input_ids = torch.cat([prompt_ids, completion_ids[:, :c_len]], dim=1)  # (B, L)
+        p_lens = torch.tensor([len(p.input_ids) for p in prompts])  # (B,)
+        columns = torch.arange(p_len + c_len)  # (L,)
+        in_prompt = columns >= (p_len - p_lens).unsqueeze(1)  # (B, L), true from the first real prompt token
+        completion_mask = (torch.arange(c_len) < c_lens.unsqueeze(1)).float()  # (B, Tc)
+        attention = torch.cat([in_prompt[:, :p_len], completion_mask.bool()], dim=1).long()  # (B, L)
         batch_inputs = {"input_ids": input_ids, "attention_mask": attention}
         with_images = [p for p in prompts if p.pixel_values is not None]
         if with_images:
@@ -112,13 +139,9 @@ class Policy:
             batch_inputs["image_grid_thw"] = torch.cat([p.image_grid_thw for p in with_images])
             batch_inputs["mm_token_type_ids"] = (input_ids == self.image_token_id).long()
             # M-RoPE positions: each prompt's own (cached), then the completion continues the text positions.
-            positions = torch.zeros((3, batch, p_len + c_len), dtype=torch.long)  # (3, B, L)
-            for i, p in enumerate(prompts):
-                n = len(p.input_ids)
-                own = self._mrope_positions(p)  # (3, n)
-                positions[:, i, p_len - n : p_len] = own
-                positions[:, i, p_len:] = own[:, -1:] + 1 + torch.arange(c_len)
-            batch_inputs["position_ids"] = positions
+            own = pad([self._mrope_positions(p).T for p in prompts], batch_first=True, padding_side="left")  # (B, Tp, 3)
+            after = own[:, -1:, :] + 1 + torch.arange(c_len).view(1, -1, 1)  # (B, Tc, 3)
+            batch_inputs["position_ids"] = torch.cat([own, after], dim=1).permute(2, 0, 1).contiguous()  # (3, B, L)
         else:
             # Text positions count real tokens only, as generate() does with left padding.
             batch_inputs["position_ids"] = (attention.cumsum(-1) - 1).clamp(min=0)

@@ -8,12 +8,12 @@ A GRPO group is G requests with the same env and reset seed. An env that raises 
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import hashlib
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import gymnasium as gym
@@ -23,6 +23,7 @@ import mmrl.envs  # noqa: F401  (registers the mmrl/* ids)
 from mmrl.config import EnvSpec, RolloutConfig
 from mmrl.models.policy import Policy, Prompt
 from mmrl.rollout.backends import Completion, GenerationBackend, SamplingParams
+from mmrl.rollout.calls import CallFailed, run_calls
 from mmrl.rollout.messages import build_messages, observation_parts
 
 log = logging.getLogger("mmrl.rollout")
@@ -110,7 +111,6 @@ class EpisodeRunner:
         self.policy = policy
         self.backend = backend
         self.cfg = cfg
-        self._executor = cf.ThreadPoolExecutor(max_workers=cfg.env_workers, thread_name_prefix="mmrl-env")
         self.sync_turns: Callable[[int], int] | None = None
         """Set under multi-process ZeRO-3 to a max-over-processes of the active episode count, so that every
         process calls generate (one call per turn) the same number of times; its weights are all-gathered in it."""
@@ -121,7 +121,7 @@ class EpisodeRunner:
         envs: list[gym.Env | None] = []
         episodes, observations = [], []
         for req, (env, outcome) in zip(requests, self._reset_all(requests, slot_of)):
-            failed = isinstance(outcome, str)
+            failed = isinstance(outcome, CallFailed)
             episodes.append(Episode(req, {}, error=outcome) if failed else Episode(req, dict(outcome[1])))
             observations.append(None if failed else outcome[0])
             envs.append(None if failed else env)
@@ -140,23 +140,24 @@ class EpisodeRunner:
                     continue
             if not active:
                 break
-            encoded: dict[tuple, Prompt] = {}  # the G copies of a group see one observation: encode it once
-            prompts = []
+            # The G copies of a group see one observation: encode each distinct one once, all in one batch.
+            keys, todo = [], {}
             for i in active:
                 text, image = observation_parts(observations[i])
                 history = histories[i][-self.cfg.history_turns :] if self.cfg.history_turns > 0 else []
                 key = (system[i], tuple(history), text, None if image is None else _digest(image))
-                if key not in encoded:
-                    messages, images = build_messages(text, image, history, system[i])
-                    encoded[key] = self.policy.encode(messages, images)
-                prompts.append(encoded[key])
+                if key not in todo:
+                    todo[key] = build_messages(text, image, history, system[i])
+                keys.append(key)
+            encoded = dict(zip(todo, self.policy.encode_many(list(todo.values()))))
+            prompts = [encoded[key] for key in keys]
             idle_prompt = prompts[0]
             completions = self.backend.generate(prompts, params)
-            futures = {i: self._executor.submit(envs[i].step, c.text) for i, c in zip(active, completions)}
-            for i, prompt, completion in zip(active, prompts, completions):
+            steps = [partial(envs[i].step, c.text) for i, c in zip(active, completions)]
+            outcomes = run_calls(steps, self.cfg.env_workers, self.cfg.env_step_timeout_s, "env step")
+            for i, prompt, completion, outcome in zip(active, prompts, completions, outcomes):
                 ep, req = episodes[i], episodes[i].request
-                outcome = self._outcome(futures[i], "env step")
-                if isinstance(outcome, str):
+                if isinstance(outcome, CallFailed):
                     ep.error = outcome
                     log.warning("episode (env %d, seed %d): %s; env rebuilt", req.env_index, req.seed, ep.error)
                     ep.turns.append(Turn(prompt, completion, 0.0, {"env_error": ep.error}))
@@ -181,39 +182,29 @@ class EpisodeRunner:
         info['expert_action']; 'random_admissible' with a random entry of info['admissible_actions'] (the answer
         format without the task). Requests whose env gives no such label are skipped."""
         key = "expert_action" if target == "expert" else "admissible_actions"
-        pairs = []
+        labels, inputs = [], []
         for env, outcome in self._reset_all(requests, _slot_numbers(requests)):
-            if isinstance(outcome, str) or not outcome[1].get(key):
+            if isinstance(outcome, CallFailed) or not outcome[1].get(key):
                 continue
             label = outcome[1][key]
-            label = str(label) if target == "expert" else str(label[rng.integers(len(label))])
+            labels.append(str(label) if target == "expert" else str(label[rng.integers(len(label))]))
             text, image = observation_parts(outcome[0])
-            messages, images = build_messages(text, image, [], self._system_prompt(env))
-            pairs.append((self.policy.encode(messages, images), label))
-        if not pairs:
+            inputs.append(build_messages(text, image, [], self._system_prompt(env)))
+        if not labels:
             raise ValueError(f"train.sft_steps > 0 but no env returned info[{key!r}] at reset")
-        return pairs
+        return list(zip(self.policy.encode_many(inputs), labels))
 
     def _reset_all(self, requests: list[EpisodeRequest], slot_of: list[int]) -> list[tuple[gym.Env, Any]]:
         """Reset every request's env copy concurrently: (env, (obs, info) or an error string) per request. A copy
         whose reset failed is rebuilt next time."""
         envs = [self.pool.get(req.env_index, slot) for req, slot in zip(requests, slot_of)]
-        futures = [self._executor.submit(env.reset, seed=req.seed) for env, req in zip(envs, requests)]
-        outcomes = [self._outcome(f, "env reset") for f in futures]
+        resets = [partial(env.reset, seed=req.seed) for env, req in zip(envs, requests)]
+        outcomes = run_calls(resets, self.cfg.env_workers, self.cfg.env_step_timeout_s, "env reset")
         for req, slot, outcome in zip(requests, slot_of, outcomes):
-            if isinstance(outcome, str):
+            if isinstance(outcome, CallFailed):
                 log.warning("episode (env %d, seed %d): %s; env rebuilt", req.env_index, req.seed, outcome)
                 self.pool.discard(req.env_index, slot)
         return list(zip(envs, outcomes))
-
-    def _outcome(self, future: cf.Future, what: str):
-        """The future's result, or a string saying why there is none (raised, or ran past the timeout)."""
-        try:
-            return future.result(timeout=self.cfg.env_step_timeout_s)
-        except cf.TimeoutError:
-            return f"{what} exceeded {self.cfg.env_step_timeout_s}s"
-        except Exception as err:  # noqa: BLE001  (a crashed env ends its episode, not the run)
-            return f"{what} raised {err!r}"
 
     def _system_prompt(self, env: gym.Env) -> str | None:
         if self.cfg.system_prompt is not None:
@@ -221,7 +212,6 @@ class EpisodeRunner:
         return getattr(env.unwrapped, "system_prompt", None)
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
         self.pool.close()
 
 

@@ -160,3 +160,22 @@ def test_entropy_bonus_gradient_is_finite_with_masked_vision_tokens(tiny_vl):
     grads = [p.grad for p in tiny_vl.model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
     tiny_vl.model.zero_grad()
+
+
+def test_encode_many_equals_encoding_one_at_a_time(tiny_vl):
+    rng = np.random.default_rng(5)
+    image = lambda: rng.integers(0, 256, (56, 56, 3), dtype=np.uint8)  # noqa: E731
+    two = [{"type": "image"}, {"type": "image"}, {"type": "text", "text": "Compare them."}]
+    items = [
+        ([{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "short"}]}], [image()]),
+        ([{"role": "user", "content": "no image here, a longer text prompt"}], []),
+        ([{"role": "system", "content": "sys"}, {"role": "user", "content": two}], [image(), image()]),
+    ]
+    batched = tiny_vl.encode_many(items)
+    for one, (messages, images) in zip(batched, items):
+        alone = tiny_vl.encode(messages, images)
+        assert torch.equal(one.input_ids, alone.input_ids) and one.text == alone.text
+        for field in ("pixel_values", "image_grid_thw"):
+            a, b = getattr(one, field), getattr(alone, field)
+            assert (a is None and b is None) or torch.equal(a, b)
+    assert batched[2].image_grid_thw.shape == (2, 3)
