@@ -10,6 +10,10 @@ import gymnasium
 #: id -> entry point of every env this package provides.
 _ENTRY_POINTS: dict[str, str] = {
     "mmrl/Classification-v0": "mmrl.envs.classification.env:ClassificationEnv",
+    # -- cards (gym-cards games) --
+    # -- text tasks --
+    # -- vqa --
+    # -- wrappers --
 }
 
 for _env_id, _entry_point in _ENTRY_POINTS.items():

@@ -1,0 +1,1 @@
+"""Text-only tasks for text LLMs: Countdown, Arithmetic, logic puzzles, MathQA."""

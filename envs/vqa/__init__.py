@@ -1,0 +1,1 @@
+"""VQA grounding with SATORI staged rewards."""
