@@ -10,6 +10,10 @@ import gymnasium
 #: id -> entry point of every env this package provides.
 _ENTRY_POINTS: dict[str, str] = {
     "mmrl/Classification-v0": "mmrl.envs.classification.env:ClassificationEnv",
+    "mmrl/NumberLine-v0": "mmrl.envs.cards.games:NumberLineEnv",
+    "mmrl/EZPoints-v0": "mmrl.envs.cards.games:EZPointsEnv",
+    "mmrl/Points24-v0": "mmrl.envs.cards.games:Points24Env",
+    "mmrl/Blackjack-v0": "mmrl.envs.cards.games:BlackjackEnv",
     # -- cards (gym-cards games) --
     # -- text tasks --
     # -- vqa --
