@@ -13,9 +13,6 @@ from itertools import combinations
 
 from mmrl.envs.cards.formula import reaches_target
 
-# Operator precedence for printing with the fewest brackets; a number is an atom.
-_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "atom": 3}
-
 
 def _splits(numbers: tuple[int, ...]) -> set[tuple[tuple[int, ...], tuple[int, ...]]]:
     """Every way to cut a sorted multiset into two non-empty sorted sub-multisets (left, right), both orders."""
@@ -84,52 +81,112 @@ def is_solvable(numbers: list[int], target: int = 24) -> bool:
     return _is_solvable(tuple(sorted(numbers)), Fraction(target))
 
 
-def _wrap(text: str, needs_brackets: bool) -> str:
-    return f"({text})" if needs_brackets else text
+# An expression in normal form: sums and products are flattened n-ary nodes with sorted operands, so formulas
+# that differ only by commutativity or associativity (a+b+c, c+(b+a)) print the same. A node is
+# (value, kind, plus, minus): kind "sum" -> plus/minus are the texts of the added/subtracted terms; kind
+# "product" -> the texts of the multiplied/divided factors (a sum in brackets); kind "atom" -> plus = (number,).
+_Node = tuple[Fraction, str, tuple[str, ...], tuple[str, ...]]
 
 
-def _join(op: str, left: tuple[str, str], right: tuple[str, str]) -> str:
-    """Print ``left op right`` with the fewest brackets that keep the exact value (each side: (text, top op))."""
-    (left_text, left_op), (right_text, right_op) = left, right
-    precedence = _PRECEDENCE[op]
-    left_text = _wrap(left_text, _PRECEDENCE[left_op] < precedence)
-    if op in ("+", "*"):  # a+(b-c) == a+b-c and a*(b/c) == a*b/c exactly
-        right_text = _wrap(right_text, _PRECEDENCE[right_op] < precedence)
-    else:  # a-(b+c) and a/(b*c) keep their brackets
-        right_text = _wrap(right_text, _PRECEDENCE[right_op] <= precedence)
-    return f"{left_text}{op}{right_text}"
+def _text(node: _Node) -> str:
+    _, kind, plus, minus = node
+    if kind == "atom":
+        return plus[0]
+    joiner, inverse = ("+", "-") if kind == "sum" else ("*", "/")
+    return joiner.join(plus) + "".join(inverse + term for term in minus)
+
+
+def _parts(node: _Node, kind: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``node`` as operands of a ``kind`` node: its own operands if it is one, else itself (bracketed if needed)."""
+    if node[1] == kind:
+        return node[2], node[3]
+    text = _text(node)
+    return ((f"({text})" if kind == "product" and node[1] == "sum" else text),), ()
+
+
+def _make(op: str, a: _Node, b: _Node, value: Fraction) -> _Node:
+    kind = "sum" if op in "+-" else "product"
+    a_plus, a_minus = _parts(a, kind)
+    b_plus, b_minus = _parts(b, kind)
+    if op in "+*":
+        plus, minus = a_plus + b_plus, a_minus + b_minus
+    else:  # a - (p - m) = a - p + m; a / (p / m) = a / p * m
+        plus, minus = a_plus + b_minus, a_minus + b_plus
+    return value, kind, tuple(sorted(plus)), tuple(sorted(minus))
+
+
+def _apply(op: str, a: Fraction, b: Fraction) -> Fraction | None:
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    return None if b == 0 else a / b
 
 
 @lru_cache(maxsize=4096)
-def _expressions(numbers: tuple[int, ...]) -> tuple[tuple[Fraction, str, str], ...]:
-    """Every (value, text, top operator) over a sorted multiset; commutative operands in one order only."""
+def _expressions(numbers: tuple[int, ...]) -> dict[Fraction, tuple[_Node, ...]]:
+    """Every expression over a sorted multiset in normal form, grouped by value."""
     if len(numbers) == 1:
-        return ((Fraction(numbers[0]), str(numbers[0]), "atom"),)
-    out: dict[tuple[Fraction, str], str] = {}
+        return {Fraction(numbers[0]): ((Fraction(numbers[0]), "atom", (str(numbers[0]),), ()),)}
+    found: dict[str, _Node] = {}
     for left, right in _splits(numbers):
-        for a, a_text, a_op in _expressions(left):
-            for b, b_text, b_op in _expressions(right):
-                candidates = [("-", a - b)]
-                if b != 0:
-                    candidates.append(("/", a / b))
-                if (a_text, a_op) <= (b_text, b_op):  # + and * are commutative: keep one operand order
-                    candidates += [("+", a + b), ("*", a * b)]
-                for op, value in candidates:
-                    text = _join(op, (a_text, a_op), (b_text, b_op))
-                    out.setdefault((value, text), op)
-    return tuple((value, text, op) for (value, text), op in out.items())
+        right_nodes = [node for nodes in _expressions(right).values() for node in nodes]
+        for nodes in _expressions(left).values():
+            for a in nodes:
+                for b in right_nodes:
+                    for op in "+-*/":
+                        value = _apply(op, a[0], b[0])
+                        if value is not None:
+                            node = _make(op, a, b, value)
+                            found.setdefault(_text(node), node)
+    grouped: dict[Fraction, list[_Node]] = {}
+    for node in found.values():
+        grouped.setdefault(node[0], []).append(node)
+    return {value: tuple(nodes) for value, nodes in grouped.items()}
+
+
+def _needed(op: str, a: Fraction, target: Fraction) -> list[Fraction] | None:
+    """The right operands b with ``a op b == target`` (None: any b works)."""
+    if op == "+":
+        return [target - a]
+    if op == "-":
+        return [a - target]
+    if op == "*":
+        return [target / a] if a != 0 else (None if target == 0 else [])
+    if target != 0:
+        return [a / target] if a != 0 else []
+    return None if a == 0 else []
 
 
 def solve(numbers: list[int], target: int = 24) -> list[str]:
-    """Every distinct formula over ``numbers`` (each used exactly once) that equals ``target``, sorted.
+    """Every distinct formula over ``numbers`` (each used exactly once) that equals ``target``.
 
-    Formulas use ``+ - * /`` and the fewest brackets that keep the value; ``a+b`` and ``b+a`` (likewise ``*``)
-    are listed once, while regroupings such as ``a+b+c`` and ``a+c+b`` may both appear. Empty if none exists.
+    Formulas use ``+ - * /`` and brackets only around a sum inside a product. Formulas equal up to
+    commutativity and associativity are listed once, in one normal form (``(1+2+3)*4`` stands for
+    ``4*(3+(2+1))``); other rewritings (``2*3*4/1`` and ``1*2*3*4``) stay distinct. Sorted by length then text;
+    empty if none exists.
     """
     if not numbers or not is_solvable(numbers, target):
         return []
     key = tuple(sorted(numbers))
     goal = Fraction(target)
-    found = sorted({text for value, text, _ in _expressions(key) if value == goal}, key=lambda t: (len(t), t))
-    # The printer drops only brackets that cannot change an exact value; check every answer anyway.
-    return [text for text in found if reaches_target(text, list(numbers), target)]
+    if len(key) == 1:
+        return [str(key[0])]
+    texts: set[str] = set()
+    for left, right in _splits(key):  # only the last operation is searched by value: it must hit the target
+        by_value = _expressions(right)
+        for nodes in _expressions(left).values():
+            for a in nodes:
+                for op in "+-*/":
+                    needed = _needed(op, a[0], goal)
+                    candidates = (by_value.values() if needed is None
+                                  else [by_value.get(value, ()) for value in needed])
+                    for group in candidates:
+                        for b in group:
+                            if op == "/" and b[0] == 0:
+                                continue
+                            texts.add(_text(_make(op, a, b, goal)))
+    # The printer keeps every bracket that matters; check every answer with the verifier anyway.
+    return [text for text in sorted(texts, key=lambda t: (len(t), t)) if reaches_target(text, list(numbers), target)]

@@ -102,7 +102,10 @@ def test_solve_outputs_are_correct_and_distinct():
             assert sorted(numbers_used(formula)) == sorted(hand)
     assert solve([3, 3, 8, 8]) == ["8/(3-8/3)"]
     assert solve([1, 1, 1, 1]) == []
-    assert set(solve([2, 6], 12)) == {"2*6"}
+    assert solve([2, 6], 12) == ["2*6"]
+    # commutativity and associativity give one normal form: 4*(3+2+1) and (1+2+3)*4 are listed once
+    assert solve([1, 2, 3, 4]) == ["1*2*3*4", "2*3*4/1", "(1+2+3)*4", "(1+3)*(2+4)"]
+    assert solve([0, 0], 0) == ["0*0", "0+0", "0-0"]  # 0/0 is not a formula
     assert solve([5], 5) == ["5"] and solve([], 0) == []
 
 
