@@ -16,6 +16,7 @@ _ENTRY_POINTS: dict[str, str] = {
     "mmrl/Blackjack-v0": "mmrl.envs.cards.games:BlackjackEnv",
     # -- cards (gym-cards games) --
     # -- text tasks --
+    "mmrl/VQAGrounding-v0": "mmrl.envs.vqa.env:VQAGroundingEnv",
     # -- vqa --
     # -- wrappers --
 }

@@ -1,0 +1,91 @@
+"""VQA-Verify records from a user's JSONL file for ``mmrl/VQAGrounding-v0``.
+
+Each line is ``{"image": "img/1.jpg", "question": ..., "possible_answers": [...], "image_caption": ...,
+"bboxs": [[x1, y1, x2, y2], ...], "width": W, "height": H}`` (SATORI-R1's VQA-Verify layout), boxes in the
+original image's pixels, image paths relative to the JSONL's folder. Blank lines are skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from PIL import Image
+
+REQUIRED_KEYS = ("image", "question", "possible_answers", "image_caption", "bboxs", "width", "height")
+
+
+def _is_test(key: str, test_fraction: float) -> bool:
+    """Stable split assignment from a string key (sha1, not Python's per-process salted ``hash``)."""
+    bucket = int.from_bytes(hashlib.sha1(key.encode("utf-8")).digest()[:8], "big") / 2.0**64
+    return bucket < test_fraction
+
+
+def load_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a VQA-Verify JSONL file, each with ``image`` made an absolute path; clear errors for a
+    missing file, a bad line, a missing key or a missing image."""
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"VQA JSONL file not found: {file}")
+    records = []
+    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{file}:{number}: not valid JSON ({error})") from None
+        if not isinstance(record, dict):
+            raise ValueError(f"{file}:{number}: expected a JSON object, got {type(record).__name__}")
+        missing = [key for key in REQUIRED_KEYS if key not in record]
+        if missing:
+            raise ValueError(
+                f"{file}:{number}: missing keys {missing} (a record needs {list(REQUIRED_KEYS)})"
+            )
+        image = file.parent / str(record["image"])
+        if not image.is_file():
+            raise FileNotFoundError(f"{file}:{number}: image not found: {image}")
+        boxes = record["bboxs"]
+        if not (isinstance(boxes, list) and all(isinstance(b, list) and len(b) == 4 for b in boxes)):
+            raise ValueError(f"{file}:{number}: bboxs must be a list of [x1, y1, x2, y2], got {boxes!r}")
+        sizes = (record["width"], record["height"])
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in sizes):
+            raise ValueError(f"{file}:{number}: width and height must be positive numbers, got {sizes}")
+        if not isinstance(record["possible_answers"], list) or not record["possible_answers"]:
+            raise ValueError(f"{file}:{number}: possible_answers must be a non-empty list")
+        records.append({**record, "image": str(image), "key": f"{record['image']}|{record['question']}"})
+    if not records:
+        raise ValueError(f"no records in {file}")
+    return records
+
+
+def split_records(records: list[dict[str, Any]], test_fraction: float) -> dict[str, list[int]]:
+    """Indices of the train and test records, split by a stable hash of each record's image and question."""
+    test = [_is_test(r["key"], test_fraction) for r in records]
+    return {
+        "train": [i for i, t in enumerate(test) if not t],
+        "test": [i for i, t in enumerate(test) if t],
+    }
+
+
+def load_record(record: dict[str, Any], height: int, width: int) -> dict[str, Any]:
+    """The record with its image loaded as RGB, resized to ``(height, width)``, and its boxes (and ``width``,
+    ``height``) scaled to that size, so the env's observation has a fixed shape."""
+    with Image.open(record["image"]) as image:
+        pixels = np.asarray(image.convert("RGB"))
+    sx, sy = width / float(record["width"]), height / float(record["height"])
+    resized = cv2.resize(pixels, (width, height), interpolation=cv2.INTER_AREA)
+    boxes = [[b[0] * sx, b[1] * sy, b[2] * sx, b[3] * sy] for b in record["bboxs"]]
+    return {
+        "image": np.ascontiguousarray(resized, dtype=np.uint8),
+        "question": str(record["question"]),
+        "possible_answers": [str(a) for a in record["possible_answers"]],
+        "image_caption": str(record["image_caption"]),
+        "bboxs": boxes,
+        "width": width,
+        "height": height,
+    }
