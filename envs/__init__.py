@@ -15,9 +15,18 @@ _ENTRY_POINTS: dict[str, str] = {
     "mmrl/Points24-v0": "mmrl.envs.cards.games:Points24Env",
     "mmrl/Blackjack-v0": "mmrl.envs.cards.games:BlackjackEnv",
     # -- cards (gym-cards games) --
+    "mmrl/Countdown-v0": "mmrl.envs.text.countdown:CountdownEnv",
+    "mmrl/Arithmetic-v0": "mmrl.envs.text.arithmetic:ArithmeticEnv",
+    "mmrl/Sudoku-v0": "mmrl.envs.text.sudoku:SudokuEnv",
+    "mmrl/KnightsKnaves-v0": "mmrl.envs.text.knights_knaves:KnightsKnavesEnv",
+    "mmrl/Maze-v0": "mmrl.envs.text.maze:MazeEnv",
+    "mmrl/MathQA-v0": "mmrl.envs.text.math_qa:MathQAEnv",
     # -- text tasks --
     "mmrl/VQAGrounding-v0": "mmrl.envs.vqa.env:VQAGroundingEnv",
     # -- vqa --
+    "mmrl/TryAgain-Countdown-v0": "mmrl.envs.wrappers.try_again:make_try_again_countdown",
+    "mmrl/TryAgain-Classification-v0": "mmrl.envs.wrappers.try_again:make_try_again_classification",
+    "mmrl/TryAgain-MathQA-v0": "mmrl.envs.wrappers.try_again:make_try_again_math_qa",
     # -- wrappers --
 }
 

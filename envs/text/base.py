@@ -1,0 +1,126 @@
+"""The one-step text task shared by every env in :mod:`mmrl.envs.text`: a question, one response, a rule verdict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from mmrl.envs.spaces import text_space
+from mmrl.rewards.parsing import extract_tag
+
+#: Appended to every question: the answer format all text tasks share.
+INSTRUCTION = (
+    "\nThink step by step inside <think> </think> tags, then give only the final answer inside "
+    "<answer> </answer> tags."
+)
+MAX_RESPONSE_LENGTH = 8192
+#: Longest ``<answer>`` content a verifier looks at; longer answers are format errors (keeps verifiers cheap).
+MAX_ANSWER_LENGTH = 2000
+
+
+@dataclass
+class Problem:
+    """One generated task instance.
+
+    ``question`` is shown to the model (without the shared instruction), ``answer`` is the reference answer as
+    text (reported in ``info["answer"]``), ``expert_answer`` is what an oracle puts inside ``<answer>`` and
+    ``expert_thought`` its reasoning, ``data`` whatever the verifier needs (plain Python values only).
+    """
+
+    question: str
+    answer: str
+    expert_answer: str
+    expert_thought: str
+    data: Any = None
+
+
+def split_response(response: str) -> str | None:
+    """The ``<answer>`` content of a response (stripped), or ``None`` when the tag is missing or too long."""
+    if not isinstance(response, str):
+        return None
+    answer = extract_tag(response, "answer")
+    if answer is None or len(answer) > MAX_ANSWER_LENGTH:
+        return None
+    return answer.strip()
+
+
+class TextTaskEnv(gym.Env[dict[str, Any], str]):
+    """Base of the one-step text tasks. Subclasses implement :meth:`generate` and :meth:`check`.
+
+    ``reset`` draws a :class:`Problem` from ``self.np_random``; ``step`` takes the whole response, reads its
+    ``<answer>`` tag and asks :meth:`check` for a verdict: ``True`` (right), ``False`` (well-formed but wrong) or
+    ``None`` (the answer cannot be read: a format error). Reward 1.0 for a right answer, else 0.0.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": []}
+    system_prompt: str | None = None
+    #: Longest question a subclass can produce (characters, before the instruction).
+    max_question_length: int = 4000
+    #: Characters outside :data:`mmrl.envs.spaces.TEXT_CHARSET` that questions may contain.
+    question_chars: str = ""
+
+    def __init__(self) -> None:
+        self.observation_space = spaces.Dict(
+            text=text_space(self.max_question_length + len(INSTRUCTION), extra_chars=self.question_chars)
+        )
+        self.action_space = text_space(MAX_RESPONSE_LENGTH)
+        self._problem: Problem | None = None
+        self._episode_active = False
+
+    # -- to implement -------------------------------------------------------------------------------------------
+    def generate(self, rng: np.random.Generator) -> Problem:
+        """A new problem drawn with ``rng``."""
+        raise NotImplementedError
+
+    def check(self, answer: str, problem: Problem) -> bool | None:
+        """Is ``answer`` (the ``<answer>`` content) right for ``problem``? ``None`` when it cannot be read.
+        Must never raise and never execute anything."""
+        raise NotImplementedError
+
+    # -- Gymnasium API ------------------------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        self._problem = self.generate(self.np_random)
+        self._episode_active = True
+        info = {
+            "answer": self._problem.answer,
+            "expert_action": (
+                f"<think>{self._problem.expert_thought}</think><answer>{self._problem.expert_answer}</answer>"
+            ),
+            "expert_thought": self._problem.expert_thought,
+        }
+        return self._observation(), info
+
+    def step(self, action: str):
+        if not self._episode_active or self._problem is None:
+            raise RuntimeError(f"{type(self).__name__} episodes last one step: call reset() before step()")
+        if not isinstance(action, str):
+            raise TypeError(f"the action must be the response text (str), got {type(action).__name__}")
+        self._episode_active = False
+        answer = split_response(action)
+        verdict = None if answer is None else self.verdict(answer)
+        success = verdict is True
+        info = {
+            "success": success,
+            "format_error": verdict is None,
+            "answer": self._problem.answer,
+            "reward/accuracy": float(success),
+        }
+        return self._observation(), float(success), True, False, info
+
+    def verdict(self, answer: str) -> bool | None:
+        """:meth:`check` for the current problem, with any exception of a subclass counted as unreadable."""
+        assert self._problem is not None
+        try:
+            result = self.check(answer, self._problem)
+        except Exception:  # noqa: BLE001 - a verifier bug must not crash a rollout; it scores a format error
+            return None
+        return None if result is None else bool(result)
+
+    def _observation(self) -> dict[str, Any]:
+        assert self._problem is not None
+        return {"text": self._problem.question + INSTRUCTION}

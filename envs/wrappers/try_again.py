@@ -1,0 +1,226 @@
+"""``TryAgain``: turn a one-step env into a multi-turn one with unary feedback, after UFO ("Try Again").
+
+Liu et al., 2025, "A Simple 'Try Again' Can Elicit Multi-Turn LLM Reasoning" (lichengliu03/unary-feedback): after
+a wrong answer the model sees the question again with "Incorrect. Please think again."; the episode stops on a
+right answer or after ``max_turns``. Reward at turn t (from 0) is ``gamma**t`` if right, else 0; an invalid format
+costs ``invalid_format_penalty``; at the episode's end ``-lambda * (1 - unique answers / answers)`` penalises
+repeating an answer. Evaluated with succ@k (:func:`succ_at_k`), solved within k turns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from mmrl.rewards.parsing import extract_tag, normalize_answer
+
+DEFAULT_FEEDBACK = "Incorrect. Please think again."
+#: Between the original observation text and the feedback.
+FEEDBACK_SEPARATOR = "\n\n"
+#: Longest normalised answer kept in ``info["answers"]`` (longer ones are cut; compared after cutting).
+MAX_KEPT_ANSWER_LENGTH = 2000
+
+
+def succ_at_k(turns_solved: Sequence[int | None], k: int) -> float:
+    """Fraction of episodes solved within ``k`` turns: ``turns_solved[i]`` is the turn (from 0) at which episode
+    ``i`` was solved (``info["succ_turn"]`` of :class:`TryAgain`) or ``None`` if it never was. UFO's succ@k; with
+    ``k=1`` it is single-turn accuracy. Raises ``ValueError`` for ``k < 1`` or no episodes."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    if len(turns_solved) == 0:
+        raise ValueError("succ_at_k needs at least one episode")
+    return sum(turn is not None and turn < k for turn in turns_solved) / len(turns_solved)
+
+
+def response_answer(response: str) -> str:
+    """The answer a response gives, for the repetition penalty: its ``<answer>`` content (the whole response
+    without one), normalised with :func:`normalize_answer`."""
+    tagged = extract_tag(response, "answer")
+    return normalize_answer(response if tagged is None else tagged)[:MAX_KEPT_ANSWER_LENGTH]
+
+
+class TryAgain(gym.Wrapper):
+    """Multi-turn "try again" episodes over a one-step env.
+
+    ## Description
+    Each episode is one problem of the inner env, answered up to ``max_turns`` times. After a wrong answer the
+    next observation is the original one (image kept) with ``feedback`` appended to its text after a blank line;
+    with a ``feedback_pool`` the text is drawn from the pool each time, with the wrapper's own generator (seeded
+    by ``reset(seed=...)``). The inner env must be seeded-deterministic (every registered mmrl env is): each turn
+    it is reset with the episode's seed (and ``reset`` options), which restores the same problem, then stepped with
+    the new response.
+
+    ## Action Space
+    The inner env's: the model's whole response.
+
+    ## Observation Space
+    The inner env's ``Dict``, with a ``text`` space long enough for the feedback and holding its characters.
+
+    ## Rewards
+    At turn ``t`` (from 0): ``gamma**t`` if the inner env reports ``success``, else 0; plus
+    ``invalid_format_penalty`` when the inner info has a true ``format_error``. At the last turn
+    ``-repetition_penalty * (1 - unique answers / answers)`` is added (answers: the ``<answer>`` contents, or the
+    whole responses, normalised with :func:`normalize_answer`). The inner env's reward is not used; it stays in
+    ``info["inner_reward"]``.
+
+    ## Episode End
+    Terminated on success or after ``max_turns`` turns. ``step`` info: the inner env's step info, plus
+    ``success`` (this turn's answer is right), ``turn`` (this turn, from 0), ``succ_turn`` (the turn solved, or
+    None), ``answers`` (normalised answers so far), ``inner_reward`` and, at the end, ``reward/repetition``
+    (the penalty added, <= 0). ``reset`` info: the inner env's, plus ``turn=0``.
+
+    ## Arguments
+    ``env`` (a one-step env with ``Dict(text=...)`` observations), ``max_turns`` (5), ``gamma`` (0.5),
+    ``repetition_penalty`` (lambda, 0.5), ``invalid_format_penalty`` (-0.1), ``feedback``
+    ("Incorrect. Please think again."), ``feedback_pool`` (a list of feedback texts, or None).
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    def __init__(
+        self,
+        env: gym.Env,
+        max_turns: int = 5,
+        gamma: float = 0.5,
+        repetition_penalty: float = 0.5,
+        invalid_format_penalty: float = -0.1,
+        feedback: str = DEFAULT_FEEDBACK,
+        feedback_pool: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__(env)
+        if not (isinstance(max_turns, int) and max_turns >= 1):
+            raise ValueError(f"max_turns must be an int >= 1, got {max_turns!r}")
+        if feedback_pool is not None and (
+            len(feedback_pool) == 0 or not all(isinstance(text, str) for text in feedback_pool)
+        ):
+            raise ValueError("feedback_pool must be a non-empty list of strings (or None)")
+        inner_space = env.observation_space
+        if not (isinstance(inner_space, spaces.Dict) and isinstance(inner_space.get("text"), spaces.Text)):
+            raise TypeError(
+                f"TryAgain needs an env with Dict(text=Text, ...) observations, got {inner_space}"
+            )
+        self.max_turns = max_turns
+        self.gamma = float(gamma)
+        self.repetition_penalty = float(repetition_penalty)
+        self.invalid_format_penalty = float(invalid_format_penalty)
+        self.feedback = feedback
+        self.feedback_pool = None if feedback_pool is None else list(feedback_pool)
+
+        texts = [feedback] if self.feedback_pool is None else self.feedback_pool
+        text_space: spaces.Text = inner_space["text"]
+        extra = "".join(
+            dict.fromkeys(c for c in "".join(texts) + FEEDBACK_SEPARATOR if c not in text_space.character_set)
+        )
+        self.observation_space = spaces.Dict(
+            {
+                **{key: space for key, space in inner_space.spaces.items() if key != "text"},
+                "text": spaces.Text(
+                    max_length=text_space.max_length + len(FEEDBACK_SEPARATOR) + max(map(len, texts)),
+                    min_length=text_space.min_length,
+                    charset=text_space.characters + extra,
+                ),
+            }
+        )
+        self._rng: np.random.Generator | None = None
+        self._episode_seed = 0
+        self._options: dict[str, Any] | None = None
+        self._first_observation: dict[str, Any] | None = None
+        self._turn = 0
+        self._answers: list[str] = []
+        self._succ_turn: int | None = None
+        self._episode_active = False
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+            self._episode_seed = int(seed)
+        else:
+            if self._rng is None:
+                self._rng = np.random.default_rng()
+            self._episode_seed = int(self._rng.integers(2**31 - 1))
+        self._options = options
+        observation, info = self.env.reset(seed=self._episode_seed, options=options)
+        self._first_observation = observation
+        self._turn = 0
+        self._answers = []
+        self._succ_turn = None
+        self._episode_active = True
+        return self._copy(observation), {**info, "turn": 0}
+
+    def step(self, action: str):
+        if not self._episode_active or self._first_observation is None:
+            raise RuntimeError("the TryAgain episode is over: call reset() before step()")
+        if self._turn > 0:  # restore the same problem: the one-step inner env ended its episode last turn
+            self.env.reset(seed=self._episode_seed, options=self._options)
+        _, inner_reward, _, _, inner_info = self.env.step(action)
+        turn = self._turn
+        success = bool(inner_info.get("success", False))
+        self._answers.append(response_answer(action) if isinstance(action, str) else "")
+        reward = self.gamma**turn if success else 0.0
+        if inner_info.get("format_error", False):
+            reward += self.invalid_format_penalty
+        if success:
+            self._succ_turn = turn
+        self._turn += 1
+        terminated = success or self._turn >= self.max_turns
+        info = {
+            **inner_info,
+            "success": success,
+            "turn": turn,
+            "succ_turn": self._succ_turn,
+            "answers": list(self._answers),
+            "inner_reward": float(inner_reward),
+        }
+        if terminated:
+            self._episode_active = False
+            penalty = -self.repetition_penalty * (1.0 - len(set(self._answers)) / len(self._answers))
+            reward += penalty
+            info["reward/repetition"] = penalty
+            observation = self._copy(self._first_observation)
+        else:
+            observation = self._copy(self._first_observation)
+            observation["text"] = observation["text"] + FEEDBACK_SEPARATOR + self._next_feedback()
+        return observation, float(reward), terminated, False, info
+
+    def _next_feedback(self) -> str:
+        if self.feedback_pool is None:
+            return self.feedback
+        assert self._rng is not None
+        return self.feedback_pool[int(self._rng.integers(len(self.feedback_pool)))]
+
+    @staticmethod
+    def _copy(observation: dict[str, Any]) -> dict[str, Any]:
+        return {
+            key: value.copy() if isinstance(value, np.ndarray) else value
+            for key, value in observation.items()
+        }
+
+
+def make_try_again(env_id: str, *, try_again: dict[str, Any] | None = None, **env_kwargs: Any) -> TryAgain:
+    """``TryAgain(inner, **try_again)`` around the registered one-step env ``env_id`` built with ``env_kwargs``
+    (the bare env, without Gymnasium's checker wrappers: ``gym.make`` adds its own around the result)."""
+    inner = gym.make(env_id, **env_kwargs).unwrapped
+    return TryAgain(inner, **(try_again or {}))
+
+
+def make_try_again_countdown(*, try_again: dict[str, Any] | None = None, **env_kwargs: Any) -> TryAgain:
+    """Entry point of ``mmrl/TryAgain-Countdown-v0``: ``mmrl/Countdown-v0`` (``env_kwargs``: count, low, high)
+    wrapped in :class:`TryAgain` (``try_again``: its keyword arguments, e.g. ``{"max_turns": 3}``)."""
+    return make_try_again("mmrl/Countdown-v0", try_again=try_again, **env_kwargs)
+
+
+def make_try_again_classification(*, try_again: dict[str, Any] | None = None, **env_kwargs: Any) -> TryAgain:
+    """Entry point of ``mmrl/TryAgain-Classification-v0``: ``mmrl/Classification-v0`` (``env_kwargs``: its
+    arguments) wrapped in :class:`TryAgain` (``try_again``: its keyword arguments)."""
+    return make_try_again("mmrl/Classification-v0", try_again=try_again, **env_kwargs)
+
+
+def make_try_again_math_qa(*, try_again: dict[str, Any] | None = None, **env_kwargs: Any) -> TryAgain:
+    """Entry point of ``mmrl/TryAgain-MathQA-v0``: ``mmrl/MathQA-v0`` (``env_kwargs``: path) wrapped in
+    :class:`TryAgain` (``try_again``: its keyword arguments)."""
+    return make_try_again("mmrl/MathQA-v0", try_again=try_again, **env_kwargs)
