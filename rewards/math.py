@@ -38,7 +38,7 @@ _LONG_LITERAL = rf"\d{{{MAX_EXPONENT_DIGITS + 1},}}"
 _BIG_EXPONENT = re.compile(r"(?:\^|\*\*)\s*\{?\s*\(?\s*[+-]?" + _LONG_LITERAL)
 _BIG_FACTORIAL = re.compile(_LONG_LITERAL + r"\s*\)?\s*!")
 # A power inside an exponent (a tower: 10^{10^{10}}, 2^3^4, 2**(3**4)).
-_TOWER = re.compile(r"(?:\^|\*\*)\s*(?:\{[^}]*|\(?[\w.\s]*)(?:\^|\*\*)")
+_TOWER = re.compile(r"(?:\^|\*\*)\s*(?:\{[^}]*|\(?\s*(?:[\d.]+|[A-Za-z])\s*)(?:\^|\*\*)")
 # A power of a symbol or a bracketed expression with a two-digit exponent: expanding products of those is slow.
 _SYMBOLIC_EXPONENT = re.compile(r"[A-Za-z)\]}]\s*(?:\^|\*\*)\s*\{?\s*\(?\s*[+-]?\d{2,}")
 

@@ -300,6 +300,7 @@ def test_maze_move_parsing():
         ("1+x^2", "x^2+1"),
         ("2^{10}", "1024"),
         ("\\binom{10}{3}", "120"),
+        ("x^2 y^2", "y^2 x^2"),
     ],
 )
 def test_math_verify_equivalences(given, truth):
@@ -329,6 +330,7 @@ def test_math_verify_reward_function():
     [
         "9^{9^{9^{9^{9}}}}",
         "10^{10^{10}}",
+        "e^e^e^9",
         "2^{99999999}",
         "99999!",
         "2**99999",
