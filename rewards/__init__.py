@@ -138,9 +138,7 @@ def _validated(name: str, values: Any, n: int) -> list[float | None]:
 
 
 # Importing the submodules registers their rewards.
-from mmrl.rewards import accuracy, format  # noqa: E402, F401, I001
-import mmrl.rewards.math, math  # noqa: E401, E402, F401, F811, I001 - re-binds stdlib math, which the submodule shadows
-from mmrl.rewards import caption, grounding, satori  # noqa: E402, F401, I001
+from mmrl.rewards import accuracy, caption, format, grounding, math_answer, satori  # noqa: E402, F401, I001
 
 __all__ = [
     "RewardFn",

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from mmrl.envs.text.base import Problem, TextTaskEnv
-from mmrl.rewards.math import math_answers_match
+from mmrl.rewards.math_answer import math_answers_match
 
 #: The built-in problems, used when no ``path`` is given (answers as math-verify reads them).
 DEFAULT_PROBLEMS: list[dict[str, str]] = [
@@ -56,7 +56,7 @@ class MathQAEnv(TextTaskEnv):
     ## Description
     Each episode shows one problem drawn uniformly from a JSONL file of ``{"question": ..., "answer": ...}`` lines
     (``path``) or, without a file, from :data:`DEFAULT_PROBLEMS` (13 small problems). Answers are compared by
-    :func:`mmrl.rewards.math.math_answers_match` (HuggingFace ``math-verify``), so ``1/2``, ``0.5`` and
+    :func:`mmrl.rewards.math_answer.math_answers_match` (HuggingFace ``math-verify``), so ``1/2``, ``0.5`` and
     ``\\frac{1}{2}`` are all right for ``1/2``; answers over 300 characters or with giant powers are refused.
 
     ## Action Space

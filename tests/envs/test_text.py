@@ -23,7 +23,7 @@ from mmrl.envs.text.knights_knaves import consistent, parse_assignment, solution
 from mmrl.envs.text.maze import MOVES, follows_to_goal, parse_moves, shortest_path
 from mmrl.envs.text.sudoku import is_valid_solution, parse_grid, solve
 from mmrl.rewards import call_reward, get_reward
-from mmrl.rewards.math import math_answers_match, math_verify_accuracy
+from mmrl.rewards.math_answer import math_answers_match, math_verify_accuracy
 
 TEXT_IDS = [
     "mmrl/Countdown-v0",
