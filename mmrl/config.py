@@ -65,6 +65,8 @@ class ModelConfig:
 class EnvSpec:
     id: str
     """A gymnasium id: 'mmrl/Classification-v0' or 'theirmodule:their/Env-v0'."""
+    name: str | None = None
+    """Label in metrics (train/<name>/..., eval/<name>/...); default the id, with #<index> when ids repeat."""
     weight: float = 1.0
     """Share of training episodes drawn from this env when several are listed."""
     kwargs: dict[str, Any] = field(default_factory=dict)
@@ -190,6 +192,12 @@ class EvalConfig:
     """k values reported as pass@k (each <= samples_per_episode)."""
     seed_offset: int = 1_000_000
     """Held-out reset seeds start here; training seeds stay below it."""
+
+
+def env_names(specs: list[EnvSpec]) -> list[str]:
+    """Metric labels of the env specs: each spec's name, else its id, made unique with #<index> when ids repeat."""
+    ids = [s.id for s in specs]
+    return [s.name or (s.id if ids.count(s.id) == 1 else f"{s.id}#{i}") for i, s in enumerate(specs)]
 
 
 @dataclass

@@ -44,6 +44,14 @@ class DistContext:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
         return tensor.tolist()
 
+    def union(self, names: set[str]) -> list[str]:
+        """Sorted union of `names` over all processes (metric names that only some processes saw)."""
+        if self.world_size == 1:
+            return sorted(names)
+        gathered: list = [None] * self.world_size
+        dist.all_gather_object(gathered, sorted(names))
+        return sorted(set().union(*gathered))
+
     def max(self, value: int) -> int:
         """The largest `value` over all processes."""
         if self.world_size == 1:

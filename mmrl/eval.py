@@ -26,7 +26,7 @@ def eval_requests(n_envs: int, cfg: EvalConfig, ctx: DistContext) -> list[Episod
     return requests
 
 
-def summarize(episodes: list[Episode], env_ids: list[str], cfg: EvalConfig, ctx: DistContext) -> dict[str, float]:
+def summarize(episodes: list[Episode], env_names: list[str], cfg: EvalConfig, ctx: DistContext) -> dict[str, float]:
     """Reduce episode outcomes over processes into `eval/...` metrics."""
     by_group: dict[int, list[Episode]] = defaultdict(list)
     for ep in episodes:
@@ -34,12 +34,12 @@ def summarize(episodes: list[Episode], env_ids: list[str], cfg: EvalConfig, ctx:
     # Sums and counts, so that processes can add theirs before dividing.
     sums: dict[str, float] = defaultdict(float)
     for group in by_group.values():
-        env_id = env_ids[group[0].request.env_index]
+        label = env_names[group[0].request.env_index]
         c = sum(ep.success for ep in group)
         for k in cfg.pass_k:
             sums[f"pass@{k}"] += pass_at_k(len(group), c, k)
-        sums[f"{env_id}/episodes"] += 1
-        sums[f"{env_id}/success"] += c / len(group)
+        sums[f"{label}/episodes"] += 1
+        sums[f"{label}/success"] += c / len(group)
         sums["episodes"] += 1
         sums["success"] += c / len(group)
         for ep in group:
@@ -50,7 +50,14 @@ def summarize(episodes: list[Episode], env_ids: list[str], cfg: EvalConfig, ctx:
             flags = [t.info["format_error"] for t in ep.turns if "format_error" in t.info]
             sums["format_checked"] += len(flags)
             sums["format_errors"] += sum(bool(f) for f in flags)
-    keys = sorted(set(sums) | {f"{e}/episodes" for e in env_ids} | {f"{e}/success" for e in env_ids}
+            # Reward components and IoU of the episode's last turn (e.g. SATORI's reward/bbox, iou).
+            last = ep.turns[-1].info if ep.turns else {}
+            for key, value in last.items():
+                if (key.startswith("reward/") or key == "iou") and isinstance(value, (int, float)) \
+                        and not isinstance(value, bool):
+                    sums[f"component:{key}"] += float(value)
+                    sums[f"component_n:{key}"] += 1
+    keys = sorted(set(ctx.union(set(sums))) | {f"{e}/episodes" for e in env_names} | {f"{e}/success" for e in env_names}
                   | {"episodes", "success", "samples", "return", "turns", "response_tokens", "format_checked",
                      "format_errors"} | {f"pass@{k}" for k in cfg.pass_k})
     total = dict(zip(keys, ctx.sum([sums.get(k, 0.0) for k in keys])))
@@ -63,22 +70,25 @@ def summarize(episodes: list[Episode], env_ids: list[str], cfg: EvalConfig, ctx:
     }
     for k in cfg.pass_k:
         out[f"eval/pass@{k}"] = total[f"pass@{k}"] / max(total["episodes"], 1)
-    if len(env_ids) > 1:
-        for e in env_ids:
+    for key in keys:
+        if key.startswith("component:") and total[f"component_n:{key[10:]}"] > 0:
+            out[f"eval/{key[10:]}"] = total[key] / total[f"component_n:{key[10:]}"]
+    if len(env_names) > 1:
+        for e in env_names:
             out[f"eval/{e}/success_rate"] = total[f"{e}/success"] / max(total[f"{e}/episodes"], 1)
     return out
 
 
-def evaluate(runner: EpisodeRunner, env_ids: list[str], cfg: EvalConfig, max_new_tokens: int,
+def evaluate(runner: EpisodeRunner, env_names: list[str], cfg: EvalConfig, max_new_tokens: int,
              ctx: DistContext, seed: int = 0) -> dict[str, float]:
     """Play the held-out episodes and summarise them. Runs under a forked RNG: training's random stream is
     untouched, so evaluating does not change what training samples next."""
-    requests = eval_requests(len(env_ids), cfg, ctx)
+    requests = eval_requests(len(env_names), cfg, ctx)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         params = SamplingParams(max_new_tokens, temperature=cfg.temperature)
         episodes = runner.run(requests, params)
-    return summarize(episodes, env_ids, cfg, ctx)
+    return summarize(episodes, env_names, cfg, ctx)
 
 
 def evaluate_checkpoint(target: str, overrides: list[str] = ()) -> dict:
@@ -87,7 +97,7 @@ def evaluate_checkpoint(target: str, overrides: list[str] = ()) -> dict:
     from pathlib import Path
 
     from mmrl import checkpoint
-    from mmrl.config import load_config
+    from mmrl.config import env_names, load_config
     from mmrl.models.loading import load_pretrained_policy, prepare_for_training
     from mmrl.rollout.backends import make_backend
     from mmrl.rollout.runner import EnvPool
@@ -113,7 +123,7 @@ def evaluate_checkpoint(target: str, overrides: list[str] = ()) -> dict:
     runner = EpisodeRunner(EnvPool(cfg.envs, eval_mode=True), policy,
                            make_backend(cfg.rollout.backend, policy, cfg.rollout.generation_batch_size), cfg.rollout)
     try:
-        metrics = evaluate(runner, [s.id for s in cfg.envs], cfg.eval, cfg.rollout.max_new_tokens, ctx,
+        metrics = evaluate(runner, env_names(cfg.envs), cfg.eval, cfg.rollout.max_new_tokens, ctx,
                            seed=cfg.train.seed)
     finally:
         runner.close()

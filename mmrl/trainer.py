@@ -26,7 +26,7 @@ from mmrl.algos import (
     sft_loss,
     zero_advantage_group_fraction,
 )
-from mmrl.config import Config, save_config
+from mmrl.config import Config, env_names, save_config
 from mmrl.distributed import DistContext, Updater, init_distributed, parameter_digest
 from mmrl.eval import evaluate
 from mmrl.logger import RunLogger, summarize_run
@@ -187,7 +187,7 @@ class Trainer:
         backend = make_backend(cfg.rollout.backend, self.policy, cfg.rollout.generation_batch_size)
         self.runner = EpisodeRunner(EnvPool(cfg.envs), self.policy, backend, cfg.rollout)
         self.eval_runner = EpisodeRunner(EnvPool(cfg.envs, eval_mode=True), self.policy, backend, cfg.rollout)
-        self.env_ids = [s.id for s in cfg.envs]
+        self.env_names = env_names(cfg.envs)
         samples_per_step = cfg.rollout.groups_per_step * cfg.rollout.group_size
         updates = cfg.train.total_steps * cfg.algo.ppo_epochs * math.ceil(samples_per_step / cfg.algo.minibatch_size)
         micro = max(1, cfg.algo.minibatch_size // cfg.optim.grad_accum_steps)
@@ -284,7 +284,7 @@ class Trainer:
 
     def evaluate(self, step: int) -> dict[str, float]:
         cfg = self.cfg
-        return evaluate(self.eval_runner, self.env_ids, cfg.eval, cfg.rollout.max_new_tokens, self.ctx,
+        return evaluate(self.eval_runner, self.env_names, cfg.eval, cfg.rollout.max_new_tokens, self.ctx,
                         seed=cfg.train.seed + step)
 
     def save(self, step: int) -> None:
@@ -372,14 +372,34 @@ class Trainer:
             "train/env_errors": errors,
             "train/lr": self.updater.lr,
         }
-        components: dict[str, list[float]] = {}
-        for t in turns:
-            for k, v in t.info.items():
-                if k.startswith("reward/") and isinstance(v, (int, float)):
-                    components.setdefault(k, []).append(float(v))
-        metrics |= {f"train/{k}": float(np.mean(v)) for k, v in components.items()}
+        metrics |= self._component_means(turns)
+        if len(self.env_names) > 1:  # per-env reward and success, summed over processes (mixtures)
+            per_env = []
+            for index in range(len(self.env_names)):
+                mine = [ep for ep in episodes if ep.request.env_index == index]
+                per_env += [sum(ep.total_reward for ep in mine), sum(ep.success for ep in mine), len(mine)]
+            totals = self.ctx.sum(per_env)
+            for index, name in enumerate(self.env_names):
+                reward, success, count = totals[3 * index : 3 * index + 3]
+                if count:
+                    metrics[f"train/{name}/reward_mean"] = reward / count
+                    metrics[f"train/{name}/success_rate"] = success / count
         metrics |= averaged
         return metrics
+
+    def _component_means(self, turns) -> dict[str, float]:
+        """Mean of each numeric `reward/<name>` info entry over the turns that report it, over all processes."""
+        sums: dict[str, list[float]] = {}
+        for t in turns:
+            for k, v in t.info.items():
+                if k.startswith("reward/") and isinstance(v, (int, float)) and not isinstance(v, bool):
+                    entry = sums.setdefault(k, [0.0, 0.0])
+                    entry[0] += float(v)
+                    entry[1] += 1
+        names = self.ctx.union(set(sums))
+        totals = self.ctx.sum([x for name in names for x in sums.get(name, [0.0, 0.0])])
+        return {f"train/{name}": totals[2 * i] / totals[2 * i + 1]
+                for i, name in enumerate(names) if totals[2 * i + 1] > 0}
 
     def _log(self, step: int, metrics: dict[str, float], episodes: list[Episode] | None = None) -> None:
         if self.logger is None:
@@ -389,7 +409,7 @@ class Trainer:
             rows = []
             for ep in episodes[: self.cfg.train.log_samples]:
                 rows.append({
-                    "step": step, "env": self.env_ids[ep.request.env_index], "seed": ep.request.seed,
+                    "step": step, "env": self.env_names[ep.request.env_index], "seed": ep.request.seed,
                     "return": ep.total_reward, "success": ep.success, "error": ep.error,
                     "turns": [{"prompt": t.prompt.text, "response": t.completion.text, "reward": t.reward,
                                "info": t.info} for t in ep.turns],

@@ -13,7 +13,7 @@ from mmrl.rollout.runner import Episode, EpisodeRequest, Turn
 
 
 def _episode(env_index: int, group: int, success: bool, tokens: int = 3, format_error: bool = False) -> Episode:
-    info = {"success": success, "format_error": format_error}
+    info = {"success": success, "format_error": format_error, "reward/answer": float(success), "iou": 0.5}
     turn = Turn(prompt=None, completion=Completion([1] * tokens, "x", True), reward=float(success), info=info)
     return Episode(EpisodeRequest(env_index, 1_000_000 + group, group), {}, [turn])
 
@@ -34,6 +34,8 @@ def test_summary_counts_success_pass_at_k_per_env_and_format_errors():
     assert out["eval/pass@4"] == pytest.approx(0.75)  # 3 of 4 groups solved at least once
     assert out["eval/format_error_rate"] == pytest.approx(9 / 16)  # every failed sample
     assert out["eval/response_length"] == 3
+    assert out["eval/reward/answer"] == pytest.approx(sum(map(sum, outcomes.values())) / 16)  # reward components
+    assert out["eval/iou"] == pytest.approx(0.5)
 
 
 def test_eval_requests_split_held_out_seeds_between_processes():

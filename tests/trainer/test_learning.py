@@ -50,3 +50,17 @@ def test_group_requests_are_groups_of_one_seed_and_differ_by_rank_and_step(tmp_p
         assert len({r.seed for r in group}) == 1 and {r.group for r in group} == {g}
     seeds = lambda step, rank: [r.seed for r in group_requests(cfg, step, DistContext(rank=rank, world_size=2))]  # noqa: E731
     assert seeds(1, 0) != seeds(1, 1) and seeds(1, 0) != seeds(2, 0) and seeds(1, 0) == seeds(1, 0)
+
+
+def test_two_env_mixture_logs_per_env_reward_and_success(tmp_path):
+    cfg = _config(tmp_path, "train.total_steps=1", "train.sft_steps=0", "eval.episodes=2",
+                  "envs=[{id: mmrltest/Echo-v0, weight: 3, kwargs: {length: 1}}, "
+                  "{id: mmrltest/Echo-v0, weight: 1, kwargs: {length: 2}}]")
+    Trainer(cfg).train()
+    (row,) = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if r["step"] == 1]
+    assert row["train/episodes"] == 32
+    for name in ("mmrltest/Echo-v0#0", "mmrltest/Echo-v0#1"):  # one id twice: labels made unique
+        assert 0.0 <= row[f"train/{name}/reward_mean"] <= 2.0 and f"train/{name}/success_rate" in row
+        assert f"eval/{name}/success_rate" in row
+    samples = read_jsonl(tmp_path / "samples.jsonl")
+    assert {s["env"] for s in samples} <= {"mmrltest/Echo-v0#0", "mmrltest/Echo-v0#1"}
