@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 HELP = """\
 mmrl: RL from verifiable rewards for vision-language agents and text LLMs.
@@ -16,6 +17,8 @@ commands:
   eval RUN_DIR|CHECKPOINT        evaluate a run's latest checkpoint (or one checkpoint folder) on held-out seeds;
                                  prints JSON with success_rate, pass@k, response_length, format_error_rate
   envs                           list registered mmrl env ids, one per line
+  play ENV_ID [key=value ...]    play an env yourself in the terminal (images saved to files, paths printed);
+                                 key=value pairs are env kwargs, e.g. mmrl play mmrl/Points24-v0 render_image=true
   plot RUN_DIR                   draw RUN_DIR/plots/training.png from metrics.jsonl
 """
 
@@ -33,6 +36,11 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("target", help="run directory (latest checkpoint) or a checkpoints/step_N folder")
     ev.add_argument("overrides", nargs="*", help="overrides, e.g. eval.episodes=200 eval.samples_per_episode=4")
     sub.add_parser("envs", help="list registered env ids", description="List registered mmrl env ids.")
+    play = sub.add_parser("play", help="play an env in the terminal", description="Play one episode of an env.")
+    play.add_argument("env_id")
+    play.add_argument("kwargs", nargs="*", help="env kwargs as key=value, values parsed as YAML")
+    play.add_argument("--seed", type=int, default=0)
+    play.add_argument("--image-dir", default="runs/play", help="where observation images are saved")
     plot = sub.add_parser("plot", help="plot a run's curves", description="Draw RUN_DIR/plots/training.png.")
     plot.add_argument("run_dir")
     return parser
@@ -58,6 +66,20 @@ def _run(args: argparse.Namespace) -> int:
 
         for env_id in sorted(k for k in gym.registry if k.startswith("mmrl/")):
             print(env_id)
+        return 0
+    if args.command == "play":
+        import yaml
+
+        from mmrl.config import ConfigError
+        from mmrl.play import play
+
+        kwargs = {}
+        for item in args.kwargs:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise ConfigError(f"play: expected key=value, got {item!r}")
+            kwargs[key] = yaml.safe_load(value)
+        play(args.env_id, kwargs, args.seed, Path(args.image_dir), sys.stdin, sys.stdout)
         return 0
     if args.command == "plot":
         from mmrl.plotting import plot_run
