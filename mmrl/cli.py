@@ -20,6 +20,9 @@ commands:
   play ENV_ID [key=value ...]    play an env yourself in the terminal (images saved to files, paths printed);
                                  key=value pairs are env kwargs, e.g. mmrl play mmrl/Points24-v0 render_image=true
   plot RUN_DIR                   draw RUN_DIR/plots/training.png from metrics.jsonl
+  mixture search CONFIG [k=v ...]  MoDoMoDo: proxy runs on proposed env mixtures, fit, optimise (, confirm)
+  mixture fit RESULTS_CSV        fit the quadratic predictor to a search's results; writes predictor.json
+  mixture optimize RESULTS_CSV   print the mixture the fitted predictor scores highest (JSON)
 """
 
 
@@ -43,7 +46,47 @@ def _parser() -> argparse.ArgumentParser:
     play.add_argument("--image-dir", default="runs/play", help="where observation images are saved")
     plot = sub.add_parser("plot", help="plot a run's curves", description="Draw RUN_DIR/plots/training.png.")
     plot.add_argument("run_dir")
+    _add_mixture_parser(sub)
     return parser
+
+
+def _add_mixture_parser(sub) -> None:
+    mix = sub.add_parser("mixture", help="search env mixtures (MoDoMoDo)", description="Mixture search.")
+    msub = mix.add_subparsers(dest="mixture_command", required=True, metavar="ACTION")
+    search = msub.add_parser("search", help="proxy runs -> predictor -> best mixture")
+    search.add_argument("config", help="mixture search YAML (see configs/mixture_quickstart.yaml)")
+    search.add_argument("overrides", nargs="*", help="dotted key=value overrides, e.g. search.n_random=2")
+    fit = msub.add_parser("fit", help="fit the predictor to a results.csv")
+    fit.add_argument("results", help="results.csv of a search")
+    fit.add_argument("--ridge", type=float, default=None, help="ridge (default: chosen by cross-validation)")
+    opt = msub.add_parser("optimize", help="best mixture of a results.csv")
+    opt.add_argument("results", help="results.csv of a search")
+    opt.add_argument("--ridge", type=float, default=None, help="ridge (default: chosen by cross-validation)")
+    opt.add_argument("--bounds", default=None, help="per-domain bounds as JSON, e.g. '[[0,1],[0.1,0.5],[0,1]]'")
+
+
+def _run_mixture(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mmrl.mixtures import search
+
+    if args.mixture_command == "search":
+        cfg = search.load_search_config(args.config, args.overrides)
+        summary = search.run_search(cfg)
+        print(json.dumps({k: summary[k] for k in ("search_dir", "n_runs", "n_failed", "best")}, indent=2))
+        return 0
+    domains, _, rows = search.read_results(args.results)
+    bounds = json.loads(args.bounds) if getattr(args, "bounds", None) else None
+    W, y = search.ok_rows(rows)
+    predictor, report = search.fit_predictor(W, y, domains, args.ridge)
+    if args.mixture_command == "fit":
+        path = Path(args.results).parent / "predictor.json"
+        path.write_text(json.dumps({**predictor.to_dict(), **report}, indent=2) + "\n")
+        print(json.dumps({k: report[k] for k in ("n_runs", "ridge", "ridge_choice", "cv", "terms")}, indent=2))
+        print(f"wrote {path}")
+        return 0
+    print(json.dumps(search.best_mixture(predictor, domains, bounds), indent=2))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,6 +129,8 @@ def _run(args: argparse.Namespace) -> int:
 
         print(plot_run(args.run_dir))
         return 0
+    if args.command == "mixture":
+        return _run_mixture(args)
     if args.command == "eval":
         from mmrl.eval import evaluate_checkpoint
 

@@ -1,0 +1,179 @@
+"""Where MoDoMoDo proxy runs execute: parallel local processes, or Ray tasks.
+
+A proxy run is described by a :class:`ProxyJob` and performed by a *run function* ``run_fn(job) -> dict``
+(:func:`run_proxy` by default: ``python -m mmrl.cli train`` in a subprocess, then a second subprocess that
+evaluates the final checkpoint on each target env). An executor only schedules run functions and yields their
+results as they finish, so a test can inject a fast fake run function and keep the scheduling real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+RunFn = Callable[["ProxyJob"], dict[str, Any]]
+
+
+@dataclass
+class ProxyJob:
+    """One proxy run: train `config_path` (a full mmrl config, envs = the mixture) and score it on `targets`."""
+
+    index: int
+    """Row of the proposal matrix (stable across restarts)."""
+    weights: list[float]
+    """Mixture weight per domain, in the domains' order (sums to 1)."""
+    run_dir: str
+    """The run's output directory (train.output_dir); logs and result.json go here."""
+    config_path: str
+    """The resolved mmrl train config of this run."""
+    targets: list[dict[str, Any]]
+    """Held-out target envs: dicts with name, id, kwargs, eval_kwargs."""
+
+
+def failed_result(error: str, seconds: float = 0.0) -> dict[str, Any]:
+    return {"status": "failed", "score": float("nan"), "per_target": {}, "seconds": seconds, "error": error}
+
+
+def _subprocess_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    return env
+
+
+def _run_logged(cmd: list[str], log_path: Path) -> None:
+    with open(log_path, "w", encoding="utf-8") as log:
+        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=_subprocess_env())
+    if proc.returncode != 0:
+        tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
+        raise RuntimeError(f"{' '.join(cmd[2:4])} exited with {proc.returncode} (see {log_path}): {' | '.join(tail)}")
+
+
+def run_proxy(job: ProxyJob) -> dict[str, Any]:
+    """The default run function: train in one subprocess, evaluate on the targets in another.
+
+    Each step's stdout and stderr go to ``train.log`` / ``eval.log`` in the run directory. Never raises: an
+    exception or a non-zero exit becomes a ``failed`` result carrying the error.
+    """
+    start = time.monotonic()
+    run_dir = Path(job.run_dir)
+    try:
+        _run_logged([sys.executable, "-m", "mmrl.cli", "train", job.config_path], run_dir / "train.log")
+        out = run_dir / "target_scores.json"
+        _run_logged([sys.executable, "-m", "mmrl.mixtures.executors", "evaluate", str(run_dir),
+                     json.dumps(job.targets), str(out)], run_dir / "eval.log")
+        per_target = json.loads(out.read_text(encoding="utf-8"))
+    except Exception as error:  # noqa: BLE001 - a failed proxy run must not stop the search
+        return failed_result(f"{type(error).__name__}: {error}", time.monotonic() - start)
+    score = sum(per_target.values()) / len(per_target)
+    return {"status": "ok", "score": score, "per_target": per_target, "seconds": time.monotonic() - start,
+            "error": ""}
+
+
+def evaluate_targets(run_dir: str, targets: list[dict[str, Any]]) -> dict[str, float]:
+    """Held-out success rate of `run_dir`'s final checkpoint on each target env (one evaluation per target, so
+    two targets with the same gymnasium id but different kwargs are scored apart)."""
+    from mmrl.eval import evaluate_checkpoint
+
+    scores = {}
+    for target in targets:
+        spec = {k: target[k] for k in ("id", "kwargs", "eval_kwargs")}
+        metrics = evaluate_checkpoint(run_dir, [f"envs={json.dumps([spec])}"])
+        scores[target["name"]] = float(metrics["success_rate"])
+    return scores
+
+
+def _safe_call(run_fn: RunFn, job: ProxyJob) -> dict[str, Any]:
+    start = time.monotonic()
+    try:
+        return run_fn(job)
+    except Exception as error:  # noqa: BLE001 - recorded as a failed run
+        return failed_result(f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=3)}",
+                             time.monotonic() - start)
+
+
+class LocalExecutor:
+    """Runs at most `workers` proxy runs at once; each default run is its own pair of subprocesses."""
+
+    def __init__(self, workers: int = 1) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.workers = workers
+
+    def map(self, run_fn: RunFn, jobs: Iterable[ProxyJob]) -> Iterator[tuple[ProxyJob, dict[str, Any]]]:
+        """Yield ``(job, result)`` in order of completion. A job starts only when a slot is free and the caller
+        has taken the previous result, so a killed search leaves no queued runs behind."""
+        queue = iter(jobs)
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            pending: dict[Any, ProxyJob] = {}
+
+            def submit_next() -> None:
+                job = next(queue, None)
+                if job is not None:
+                    pending[pool.submit(_safe_call, run_fn, job)] = job
+
+            for _ in range(self.workers):
+                submit_next()
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: pending[f].index):
+                    yield pending.pop(future), future.result()
+                    submit_next()
+
+
+class RayExecutor:
+    """Each proxy run is a Ray task (``num_cpus`` each); connects to a running cluster (``address``) or starts a
+    local one. With the default run function every task still trains in a subprocess on its node."""
+
+    def __init__(self, workers: int = 1, address: str | None = None, num_cpus: float = 1.0) -> None:
+        try:
+            import ray
+        except ImportError as error:
+            raise ImportError("search.executor: ray needs the 'ray' package (pip install ray)") from error
+        self.ray = ray
+        self.workers = workers
+        self.num_cpus = num_cpus
+        if not ray.is_initialized():
+            ray.init(address=address, num_cpus=None if address else workers, include_dashboard=False,
+                     log_to_driver=False)
+
+    def map(self, run_fn: RunFn, jobs: Iterable[ProxyJob]) -> Iterator[tuple[ProxyJob, dict[str, Any]]]:
+        ray = self.ray
+        task = ray.remote(num_cpus=self.num_cpus, max_retries=0)(_safe_call)
+        pending = {task.remote(run_fn, job): job for job in jobs}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                yield pending.pop(ref), ray.get(ref)
+
+
+def make_executor(kind: str, workers: int) -> LocalExecutor | RayExecutor:
+    if kind == "local":
+        return LocalExecutor(workers)
+    if kind == "ray":
+        return RayExecutor(workers)
+    raise ValueError(f"search.executor must be 'local' or 'ray', got {kind!r}")
+
+
+def _main(argv: list[str]) -> int:
+    if len(argv) != 4 or argv[0] != "evaluate":
+        print("usage: python -m mmrl.mixtures.executors evaluate RUN_DIR TARGETS_JSON OUT_JSON", file=sys.stderr)
+        return 2
+    _, run_dir, targets, out = argv
+    scores = evaluate_targets(run_dir, json.loads(targets))
+    Path(out).write_text(json.dumps(scores, indent=2), encoding="utf-8")
+    print(json.dumps(scores))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
