@@ -62,7 +62,8 @@ def plot_simplex(predictor, W: np.ndarray, y: np.ndarray, domains: list[str], be
     vmin, vmax = float(min(z.min(), y.min())), float(max(z.max(), y.max()))
     fig, ax = plt.subplots(figsize=(5.5, 4.8))
     tri = mtri.Triangulation(xy[:, 0], xy[:, 1])
-    cs = ax.tricontourf(tri, z, levels=20, cmap="viridis", vmin=vmin, vmax=vmax)
+    levels = np.linspace(vmin, vmax, 21) if vmax > vmin else np.linspace(vmin - 0.5, vmin + 0.5, 3)
+    cs = ax.tricontourf(tri, z, levels=levels, cmap="viridis")
     pts = _to_xy(W)
     ax.scatter(pts[:, 0], pts[:, 1], c=y, cmap="viridis", vmin=vmin, vmax=vmax, edgecolors="white", s=45,
                zorder=3, label="proxy runs")
@@ -72,7 +73,7 @@ def plot_simplex(predictor, W: np.ndarray, y: np.ndarray, domains: list[str], be
                    label="optimised")
     for (cx, cy), name, (dx, dy) in zip(_to_xy(np.eye(3)), domains, [(-0.04, -0.06), (0.04, -0.06), (0, 0.04)]):
         ax.annotate(name, (cx + dx, cy + dy), ha="center", fontsize=9)
-    fig.colorbar(cs, ax=ax, label="predicted target score")
+    fig.colorbar(cs, ax=ax, label="target score (predicted; points: observed)")
     ax.set_xlim(-0.12, 1.12)
     ax.set_ylim(-0.12, 1.0)
     ax.set_aspect("equal")
