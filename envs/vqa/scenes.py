@@ -13,14 +13,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-#: Object colours (RGB), saturated and far from every background.
+from mmrl.envs.classification.sources import COLOR_RGB
+
+#: Object colours (RGB), saturated and far from every background: the classification shapes' palette.
 COLORS: dict[str, tuple[int, int, int]] = {
-    "red": (220, 30, 30),
-    "green": (30, 160, 40),
-    "blue": (30, 60, 220),
-    "yellow": (235, 200, 0),
-    "purple": (130, 40, 170),
-    "orange": (245, 130, 0),
+    name: COLOR_RGB[name] for name in ("red", "green", "blue", "yellow", "purple", "orange")
 }
 #: Background colours (RGB).
 BACKGROUNDS: dict[str, tuple[int, int, int]] = {
