@@ -8,6 +8,8 @@ length, nesting depth and literal size, so every call runs in time linear in the
     unary   := ("+" | "-") unary | primary
     primary := NUMBER | "(" expr ")"               also "[" "]" and "{" "}" as brackets
     NUMBER  := digits ["." digits] | "." digits
+
+The parser is the shared one of :mod:`mmrl.envs.arith`, with the :data:`GRAMMAR` preset.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 
+from mmrl.envs import arith
+
 #: Longest expression text accepted (characters, after stripping); longer text is rejected, not truncated.
 MAX_EXPRESSION_LENGTH = 1000
 #: Deepest nesting of brackets and unary signs accepted.
@@ -23,15 +27,11 @@ MAX_DEPTH = 50
 #: Most digits in one number literal.
 MAX_LITERAL_DIGITS = 30
 
-_OPERATORS = {"+": "+", "-": "-", "*": "*", "/": "/", "×": "*", "·": "*", "÷": "/", "−": "-"}
-_OPEN = {"(": ")", "[": "]", "{": "}"}
-_CLOSE = set(_OPEN.values())
-_NUMBER = re.compile(r"\d+(?:\.\d+)?|\.\d+")
+#: The text-task preset: decimals, unary signs, ``× · ÷ −``, ``() [] {}``, any Unicode whitespace and digits.
+GRAMMAR = arith.Grammar(max_length=MAX_EXPRESSION_LENGTH, max_depth=MAX_DEPTH, operators="+-*/×·÷−",
+                        brackets="([{", spaces=None, ascii_digits=False, decimals=True, unary_signs=True,
+                        strip=True, max_literal_digits=MAX_LITERAL_DIGITS)
 _PLAIN_NUMBER = re.compile(r"([+-]?)(\d+(?:\.\d+)?|\.\d+)(?:/([+-]?)(\d+))?")
-
-
-class _ParseError(Exception):
-    """Internal: the text is not an expression of the grammar (never escapes this module)."""
 
 
 @dataclass
@@ -42,108 +42,14 @@ class Evaluation:
     literals: list[Fraction] = field(default_factory=list)
 
 
-def _tokenize(text: str) -> list[str]:
-    tokens: list[str] = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char.isspace():
-            i += 1
-        elif char in _OPERATORS:
-            tokens.append(_OPERATORS[char])
-            i += 1
-        elif char in _OPEN or char in _CLOSE:
-            tokens.append(char)
-            i += 1
-        else:
-            match = _NUMBER.match(text, i)
-            if match is None:
-                raise _ParseError(f"unexpected character {char!r}")
-            literal = match.group()
-            if sum(c.isdigit() for c in literal) > MAX_LITERAL_DIGITS:
-                raise _ParseError("number literal too long")
-            tokens.append(literal)
-            i = match.end()
-    return tokens
-
-
-class _Parser:
-    def __init__(self, tokens: list[str]) -> None:
-        self.tokens = tokens
-        self.position = 0
-        self.literals: list[Fraction] = []
-
-    def peek(self) -> str | None:
-        return self.tokens[self.position] if self.position < len(self.tokens) else None
-
-    def take(self) -> str:
-        token = self.peek()
-        if token is None:
-            raise _ParseError("unexpected end of expression")
-        self.position += 1
-        return token
-
-    def expr(self, depth: int) -> Fraction:
-        value = self.term(depth)
-        while self.peek() in ("+", "-"):
-            op = self.take()
-            right = self.term(depth)
-            value = value + right if op == "+" else value - right
-        return value
-
-    def term(self, depth: int) -> Fraction:
-        value = self.unary(depth)
-        while self.peek() in ("*", "/"):
-            op = self.take()
-            right = self.unary(depth)
-            if op == "*":
-                value = value * right
-            elif right == 0:
-                raise _ParseError("division by zero")
-            else:
-                value = value / right
-        return value
-
-    def unary(self, depth: int) -> Fraction:
-        if depth > MAX_DEPTH:
-            raise _ParseError("expression nested too deeply")
-        if self.peek() in ("+", "-"):
-            sign = self.take()
-            value = self.unary(depth + 1)
-            return -value if sign == "-" else value
-        return self.primary(depth)
-
-    def primary(self, depth: int) -> Fraction:
-        token = self.take()
-        if token in _OPEN:
-            value = self.expr(depth + 1)
-            if self.take() != _OPEN[token]:
-                raise _ParseError("mismatched bracket")
-            return value
-        if token[0].isdigit() or token[0] == ".":
-            value = Fraction(token)
-            self.literals.append(value)
-            return value
-        raise _ParseError(f"unexpected token {token!r}")
-
-
 def evaluate(text: str) -> Evaluation | None:
     """The exact value of an arithmetic expression (``+ - * /``, brackets, unary signs, decimal literals) and the
     literals it used; ``None`` for anything else (syntax errors, division by zero, text over the limits).
     Never raises on a ``str`` and never executes code."""
-    if not isinstance(text, str):
+    parsed = arith.parse(text, GRAMMAR)
+    if parsed is None or parsed.value is None:
         return None
-    text = text.strip()
-    if not text or len(text) > MAX_EXPRESSION_LENGTH:
-        return None
-    try:
-        parser = _Parser(_tokenize(text))
-        value = parser.expr(0)
-        if parser.peek() is not None:
-            return None
-    except (_ParseError, ValueError, ZeroDivisionError, RecursionError, OverflowError):
-        return None
-    return Evaluation(value=value, literals=parser.literals)
+    return Evaluation(value=parsed.value, literals=parsed.literals)
 
 
 def parse_number(text: str) -> Fraction | None:
