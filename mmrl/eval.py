@@ -98,7 +98,7 @@ def evaluate_checkpoint(target: str, overrides: list[str] = ()) -> dict:
 
     from mmrl import checkpoint
     from mmrl.config import env_names, load_config
-    from mmrl.models.loading import load_pretrained_policy, prepare_for_training
+    from mmrl.models.loading import base_model_path, load_run_policy
     from mmrl.rollout.backends import make_backend
     from mmrl.rollout.runner import EnvPool
 
@@ -113,11 +113,7 @@ def evaluate_checkpoint(target: str, overrides: list[str] = ()) -> dict:
         raise FileNotFoundError(f"{target!r} is neither a run directory (with config.yaml) nor a checkpoint folder")
     cfg = load_config(str(run_dir / "config.yaml"), list(overrides))
     torch.set_num_threads(cfg.train.torch_threads)
-    if (ckpt / "adapter_config.json").is_file():
-        base = cfg.model.path or str(run_dir / "base_model")
-        policy = prepare_for_training(load_pretrained_policy(base, cfg.model), cfg.model, str(ckpt))
-    else:
-        policy = load_pretrained_policy(str(ckpt), cfg.model)
+    policy = load_run_policy(cfg.model, base_model_path(cfg.model, run_dir), ckpt)
     policy.model.eval()
     ctx = DistContext()
     runner = EpisodeRunner(EnvPool(cfg.envs, eval_mode=True), policy,

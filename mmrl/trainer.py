@@ -30,7 +30,13 @@ from mmrl.config import Config, env_names, save_config
 from mmrl.distributed import DistContext, Updater, init_distributed, parameter_digest
 from mmrl.eval import evaluate
 from mmrl.logger import RunLogger, summarize_run
-from mmrl.models.loading import build_tiny_policy, load_pretrained_policy, prepare_for_training, save_policy
+from mmrl.models.loading import (
+    base_model_path,
+    build_tiny_policy,
+    load_pretrained_policy,
+    load_run_policy,
+    save_policy,
+)
 from mmrl.models.policy import Policy, Prompt
 from mmrl.plotting import plot_run
 from mmrl.rollout.backends import HFBackend, SamplingParams, make_backend
@@ -80,21 +86,12 @@ def build_policy(cfg: Config, run_dir: Path, resume_from: Path | None, ctx: Dist
     A tiny model is built once and saved to `<run>/base_model`, then always loaded from disk, so the tiny default
     and a real `model.path` checkpoint go through the same loading code.
     """
-    base = cfg.model.path
-    if base is None:
-        base = str(run_dir / "base_model")
+    base = base_model_path(cfg.model, run_dir)
+    if cfg.model.path is None:
         if ctx.is_main and not (run_dir / "base_model" / "config.json").is_file():
             save_policy(build_tiny_policy(cfg.model, env_corpus(cfg)), base)
         ctx.barrier()
-    adapter = None
-    source = base
-    if resume_from is not None:
-        if (resume_from / "adapter_config.json").is_file():
-            adapter = str(resume_from)
-        else:
-            source = str(resume_from)
-    policy = load_pretrained_policy(source, cfg.model)
-    policy = prepare_for_training(policy, cfg.model, adapter)
+    policy = load_run_policy(cfg.model, base, resume_from)
     policy.model.to(ctx.device)
     return policy, base
 

@@ -69,6 +69,23 @@ def prepare_for_training(policy: Policy, cfg: ModelConfig, adapter_path: str | N
     return policy
 
 
+def base_model_path(cfg: ModelConfig, run_dir: str | os.PathLike) -> str:
+    """Where a run's initial weights live: `model.path`, or the tiny model saved in `<run>/base_model`."""
+    return cfg.path or os.path.join(run_dir, "base_model")
+
+
+def load_run_policy(cfg: ModelConfig, base: str, checkpoint_dir: str | os.PathLike | None = None) -> Policy:
+    """A run's policy ready to train: its base weights, or one of its checkpoints (full weights, or a LoRA adapter
+    over the base)."""
+    adapter, source = None, base
+    if checkpoint_dir is not None:
+        if os.path.isfile(os.path.join(checkpoint_dir, "adapter_config.json")):
+            adapter = str(checkpoint_dir)
+        else:
+            source = str(checkpoint_dir)
+    return prepare_for_training(load_pretrained_policy(source, cfg), cfg, adapter)
+
+
 def save_policy(policy: Policy, directory: str) -> None:
     """`save_pretrained` of the model (or its LoRA adapter) and of the processor/tokenizer, as safetensors."""
     policy.model.save_pretrained(directory, safe_serialization=True)
