@@ -106,7 +106,7 @@ class RolloutConfig:
 @dataclass
 class AlgoConfig:
     name: str = "grpo"
-    """Policy-gradient family: 'grpo'."""
+    """'grpo' (group-relative advantages of episode returns) or 'ppo' (a value head and per-step GAE, RL4VLM)."""
     advantage: str = "grpo"
     """Advantage estimator: 'grpo' (mean and std of the group) or 'drgrpo' (mean only, no std division)."""
     clip_low: float = 0.2
@@ -125,6 +125,53 @@ class AlgoConfig:
     """Passes over each batch of rollouts."""
     minibatch_size: int = 64
     """Samples per optimiser step (per process)."""
+    gamma: float = 0.9
+    """PPO: discount per env step."""
+    gae_lambda: float = 0.95
+    """PPO: GAE lambda (0 one-step TD, 1 Monte Carlo)."""
+    value_coef: float = 0.5
+    """PPO: weight of the value loss."""
+    value_clip: float | None = 0.2
+    """PPO: how far a value prediction may move from the rollout's before its loss stops improving; None off."""
+    thought_coef: float = 0.5
+    """PPO: lambda in RL4VLM's lambda * log p(thought) + log p(action), the log-prob whose ratio is clipped."""
+    action_marker: str = '"action"\\s*:'
+    """PPO: regex whose last match in a response starts its action part (what comes before is the thought)."""
+    normalize_advantages: bool = True
+    """PPO: standardise the GAE advantages over the batch."""
+
+
+@dataclass
+class GTRConfig:
+    corrector: str = "none"
+    """GTR thought correction (Wei et al. 2025): 'none', 'oracle' (the env's expert), 'openai' (any
+    OpenAI-compatible chat endpoint) or 'hf' (a local transformers model)."""
+    model: str | None = None
+    """'openai': the model name at the endpoint; 'hf': a local checkpoint folder."""
+    base_url: str | None = None
+    """'openai': the endpoint, e.g. http://127.0.0.1:8000/v1 (a vLLM server); None is api.openai.com."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """'openai': environment variable holding the API key (never logged)."""
+    timeout_s: float = 60.0
+    """A correction that takes longer counts as no correction."""
+    retries: int = 2
+    """'openai': retries of a failed request."""
+    temperature: float = 0.4
+    """Sampling temperature of a model corrector."""
+    max_new_tokens: int = 256
+    """'hf': longest correction generated."""
+    workers: int = 4
+    """Corrections requested concurrently."""
+    cloning_coef: float = 1.0
+    """Weight of the thought-cloning cross-entropy on corrected thoughts (action tokens masked)."""
+    buffer_batch: int = 16
+    """DAgger: corrected examples drawn uniformly from the run's buffer for each PPO minibatch."""
+    truncate: bool = False
+    """End an episode at the first step the corrector marks as off the solution path, with truncate_reward."""
+    truncate_reward: float = -1.0
+    """Reward of the step where a truncated episode ends."""
+    format_reward: float = 0.0
+    """Added to the reward of every step whose answer parsed (GTR uses +5 for valid JSON)."""
 
 
 @dataclass
@@ -216,6 +263,8 @@ class Config:
     """Loop length, checkpoints, logging."""
     eval: EvalConfig = field(default_factory=EvalConfig)
     """Held-out evaluation."""
+    gtr: GTRConfig = field(default_factory=GTRConfig)
+    """Guided thought reinforcement: thought correction, thought cloning, DAgger."""
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -498,7 +547,16 @@ def validate(cfg: Config) -> None:
     _check_choice(errors, "model.tiny", cfg.model.tiny, ("vl", "text"))
     _check_choice(errors, "model.dtype", cfg.model.dtype, ("float32", "bfloat16", "float16"))
     _check_choice(errors, "rollout.backend", cfg.rollout.backend, ("hf", "vllm"))
-    _check_choice(errors, "algo.name", cfg.algo.name, ("grpo",))
+    _check_choice(errors, "algo.name", cfg.algo.name, ("grpo", "ppo"))
+    _check_choice(errors, "gtr.corrector", cfg.gtr.corrector, ("none", "oracle", "openai", "hf"))
+    if cfg.gtr.corrector != "none" and cfg.algo.name != "ppo":
+        errors.append("'gtr.corrector' needs algo.name: ppo (GTR trains alongside PPO)")
+    if cfg.gtr.corrector in ("openai", "hf") and not cfg.gtr.model:
+        errors.append(f"'gtr.model' must name the corrector model for gtr.corrector: {cfg.gtr.corrector}")
+    try:
+        re.compile(cfg.algo.action_marker)
+    except re.error as err:
+        errors.append(f"'algo.action_marker' must be a regular expression; {err}")
     _check_choice(errors, "algo.advantage", cfg.algo.advantage, ("grpo", "drgrpo"))
     _check_choice(
         errors,
@@ -524,6 +582,8 @@ def validate(cfg: Config) -> None:
         ("rollout.env_workers", cfg.rollout.env_workers),
         ("train.torch_threads", cfg.train.torch_threads),
         ("eval.samples_per_episode", cfg.eval.samples_per_episode),
+        ("gtr.timeout_s", cfg.gtr.timeout_s),
+        ("gtr.workers", cfg.gtr.workers),
     ]:
         need(value > 0, place, "> 0", value)
     for place, value in [
@@ -546,9 +606,18 @@ def validate(cfg: Config) -> None:
         ("eval.episodes", cfg.eval.episodes),
         ("eval.temperature", cfg.eval.temperature),
         ("eval.seed_offset", cfg.eval.seed_offset),
+        ("algo.value_coef", cfg.algo.value_coef),
+        ("algo.thought_coef", cfg.algo.thought_coef),
+        ("gtr.retries", cfg.gtr.retries),
+        ("gtr.cloning_coef", cfg.gtr.cloning_coef),
+        ("gtr.buffer_batch", cfg.gtr.buffer_batch),
     ]:
         need(value >= 0, place, ">= 0", value)
     need(0.0 < cfg.rollout.top_p <= 1.0, "rollout.top_p", "in (0, 1]", cfg.rollout.top_p)
+    need(0.0 <= cfg.algo.gamma <= 1.0, "algo.gamma", "in [0, 1]", cfg.algo.gamma)
+    need(0.0 <= cfg.algo.gae_lambda <= 1.0, "algo.gae_lambda", "in [0, 1]", cfg.algo.gae_lambda)
+    if cfg.algo.value_clip is not None:
+        need(cfg.algo.value_clip > 0, "algo.value_clip", "> 0 or null", cfg.algo.value_clip)
     need(
         cfg.rollout.env_step_timeout_s > 0,
         "rollout.env_step_timeout_s",

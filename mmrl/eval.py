@@ -7,8 +7,9 @@ from collections import defaultdict
 import torch
 
 from mmrl.config import EvalConfig
+from mmrl.correctors import thought_of
 from mmrl.distributed import DistContext
-from mmrl.metrics import pass_at_k
+from mmrl.metrics import pass_at_k, thought_diversity
 from mmrl.rollout.backends import SamplingParams
 from mmrl.rollout.runner import Episode, EpisodeRequest, EpisodeRunner
 
@@ -88,7 +89,10 @@ def evaluate(runner: EpisodeRunner, env_names: list[str], cfg: EvalConfig, max_n
         torch.manual_seed(seed)
         params = SamplingParams(max_new_tokens, temperature=cfg.temperature)
         episodes = runner.run(requests, params)
-    return summarize(episodes, env_names, cfg, ctx)
+    # Thought-collapse indicators (GTR), per process, averaged over processes.
+    names, values = zip(*thought_diversity([thought_of(t.completion.text) for ep in episodes for t in ep.turns]).items())
+    diversity = {f"eval/{k}": v / ctx.world_size for k, v in zip(names, ctx.sum(list(values)))}
+    return summarize(episodes, env_names, cfg, ctx) | diversity
 
 
 def evaluate_checkpoint(target: str, overrides: list[str] = ()) -> dict:

@@ -63,3 +63,10 @@ def duplicate_fraction(texts: Sequence[str]) -> float:
     if len(texts) == 0:
         return 0.0
     return (len(texts) - len(set(texts))) / len(texts)
+
+
+def thought_diversity(thoughts: Sequence[str]) -> dict[str, float]:
+    """Thought-collapse indicators of a batch of thoughts (GTR): distinct-1/2 and the duplicate fraction. A
+    collapsing agent writes the same thought whatever the state: distinct-n falls, duplicates rise."""
+    return {"thought_distinct_1": distinct_n(thoughts, 1), "thought_distinct_2": distinct_n(thoughts, 2),
+            "thought_duplicate_fraction": duplicate_fraction(thoughts)}

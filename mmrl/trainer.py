@@ -6,6 +6,7 @@ are the extension points, so nobody needs to edit this file to add a task.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -27,9 +28,12 @@ from mmrl.algos import (
     zero_advantage_group_fraction,
 )
 from mmrl.config import Config, env_names, save_config
+from mmrl.correctors import Clone, DAggerBuffer, make_corrector, thought_of
+from mmrl.correctors.guide import ask_corrector, guide
 from mmrl.distributed import DistContext, Updater, init_distributed, parameter_digest
 from mmrl.eval import evaluate
 from mmrl.logger import RunLogger, summarize_run
+from mmrl.metrics import thought_diversity
 from mmrl.models.loading import (
     base_model_path,
     build_tiny_policy,
@@ -38,7 +42,9 @@ from mmrl.models.loading import (
     save_policy,
 )
 from mmrl.models.policy import Policy, Prompt
+from mmrl.models.value_head import attach_value_head
 from mmrl.plotting import plot_run
+from mmrl.ppo import episode_gae, ppo_terms, thought_weights
 from mmrl.rollout.backends import HFBackend, SamplingParams, make_backend
 from mmrl.rollout.runner import EnvPool, Episode, EpisodeRequest, EpisodeRunner, make_env
 
@@ -48,12 +54,17 @@ DEBUG_DIGEST_ENV = "MMRL_DEBUG_DIGEST"
 
 @dataclass
 class Sample:
-    """One (prompt, completion) pair to train on, with its advantage; `weight` 0 marks padding."""
+    """One (prompt, completion) pair to train on, with its advantage; `weight` 0 marks padding. PPO samples also
+    carry what the rollout policy said about them (its scaled log-prob and value) and the value target."""
 
     prompt: Prompt
     completion: list[int]
     advantage: float
     weight: float = 1.0
+    action_start: int = 0
+    old_logprob: float = 0.0
+    old_value: float = 0.0
+    value_target: float = 0.0
 
 
 # ---------------------------------------------------------------------------------------------- set-up helpers
@@ -93,6 +104,8 @@ def build_policy(cfg: Config, run_dir: Path, resume_from: Path | None, ctx: Dist
         ctx.barrier()
     policy = load_run_policy(cfg.model, base, resume_from)
     policy.model.to(ctx.device)
+    if cfg.algo.name == "ppo":
+        attach_value_head(policy.model, resume_from)
     return policy, base
 
 
@@ -120,10 +133,10 @@ def mixture_counts(weights: list[float], total: int) -> np.ndarray:
     return counts
 
 
-# ---------------------------------------------------------------------------------------------- the loss
+# ---------------------------------------------------------------------------------------------- the losses
 def policy_loss(policy: Policy, ref: torch.nn.Module | None, batch: list[Sample], old_logprobs: torch.Tensor | None,
                 cfg: Config) -> tuple[torch.Tensor, dict[str, float]]:
-    """Clipped policy-gradient loss (plus the KL penalty to the reference) on one micro-batch."""
+    """GRPO: the clipped policy-gradient loss (plus the KL penalty and entropy bonus) on one micro-batch."""
     prompts = [s.prompt for s in batch]
     completions = [s.completion for s in batch]
     with_entropy = "grad" if cfg.algo.entropy_coef > 0 else True
@@ -134,9 +147,47 @@ def policy_loss(policy: Policy, ref: torch.nn.Module | None, batch: list[Sample]
     loss, stats = clipped_policy_loss(logprobs, old, advantages, mask, cfg.algo.clip_low, cfg.algo.clip_high,
                                       cfg.algo.loss_agg)
     stats = {k: float(v) for k, v in stats.items()}
+    return regularised(loss, stats, policy, ref, batch, logprobs, mask, entropy, cfg), stats
+
+
+def ppo_loss(policy: Policy, ref: torch.nn.Module | None, batch: list[Sample], clones: list[Clone] | None,
+             cfg: Config) -> tuple[torch.Tensor, dict[str, float]]:
+    """PPO (RL4VLM): clipped loss on the lambda-scaled sequence log-prob + value loss (+ KL, entropy), plus GTR's
+    thought-cloning cross-entropy on `clones` (corrected thoughts from the DAgger buffer, action tokens masked)."""
+    with_entropy = "grad" if cfg.algo.entropy_coef > 0 else True
+    scores = policy.score([s.prompt for s in batch], [s.completion for s in batch], cfg.rollout.temperature,
+                          with_entropy, with_values=True)
+    device = scores.mask.device
+    column = lambda name: torch.tensor([getattr(s, name) for s in batch], device=device)  # noqa: E731
+    weight = column("weight")  # (B,)
+    pg, vf, stats = ppo_terms(scores.logprobs, scores.mask, [s.action_start for s in batch], column("old_logprob"),
+                              column("advantage"), scores.values, column("old_value"), column("value_target"),
+                              weight, cfg.algo.thought_coef, cfg.algo.clip_low, cfg.algo.clip_high,
+                              cfg.algo.value_clip)
+    stats |= {"policy_loss": pg.item(), "value_loss": vf.item()}
+    loss = pg + cfg.algo.value_coef * vf
+    mask = scores.mask * weight.unsqueeze(1)  # (B, T)
+    loss = regularised(loss, stats, policy, ref, batch, scores.logprobs, mask, scores.entropy, cfg)
+    if clones is not None:
+        cloning = torch.zeros((), device=device)
+        if clones:
+            logprobs, mask, _ = policy.completion_logprobs([c.prompt for c in clones], [c.completion for c in clones],
+                                                           cfg.rollout.temperature)
+            thought = torch.nn.utils.rnn.pad_sequence([torch.tensor(c.thought_mask) for c in clones],
+                                                      batch_first=True).to(device)  # (C, Tc)
+            cloning = sft_loss(logprobs, mask * thought[:, : mask.shape[1]])
+            loss = loss + cfg.gtr.cloning_coef * cloning
+        stats["cloning_loss"] = cloning.item()
+    return loss, stats
+
+
+def regularised(loss: torch.Tensor, stats: dict[str, float], policy: Policy, ref, batch: list[Sample],
+                logprobs: torch.Tensor, mask: torch.Tensor, entropy: torch.Tensor | None, cfg: Config) -> torch.Tensor:
+    """`loss` plus the KL penalty to the reference policy and minus the entropy bonus (both token-level)."""
     if ref is not None:
         with torch.no_grad():
-            ref_logprobs = reference_logprobs(policy, ref, prompts, completions, cfg.rollout.temperature)
+            ref_logprobs = reference_logprobs(policy, ref, [s.prompt for s in batch], [s.completion for s in batch],
+                                              cfg.rollout.temperature)
         kl = aggregate_loss(kl_penalty(logprobs, ref_logprobs, cfg.algo.kl_estimator), mask, cfg.algo.loss_agg)
         loss = loss + cfg.algo.kl_coef * kl
         stats["kl"] = kl.item()
@@ -144,7 +195,7 @@ def policy_loss(policy: Policy, ref: torch.nn.Module | None, batch: list[Sample]
     if cfg.algo.entropy_coef > 0:
         loss = loss - cfg.algo.entropy_coef * mean_entropy
     stats["entropy"] = mean_entropy.item()
-    return loss, stats
+    return loss
 
 
 def reference_logprobs(policy: Policy, ref, prompts, completions, temperature) -> torch.Tensor:
@@ -195,6 +246,8 @@ class Trainer:
             backend.batch_size = 10**9  # one generate call per turn on every rank
             for runner in (self.runner, self.eval_runner):
                 runner.sync_turns = self.ctx.max
+        self.corrector = make_corrector(cfg.gtr, str(self.ctx.device))
+        self.dagger = DAggerBuffer()
         self.logger = None
         if self.ctx.is_main:
             save_config(cfg, self.run_dir / "config.yaml")
@@ -204,6 +257,7 @@ class Trainer:
             self.updater.load(self.resume_from)
             rng = torch.load(self.resume_from / f"rng_rank{self.ctx.rank}.pt", weights_only=False)
             checkpoint.set_rng_state(rng)
+            self.dagger.load(self.resume_from / f"gtr_buffer_rank{self.ctx.rank}.pt")
             self._print(f"Resuming from {self.resume_from} (step {self.start_step} of {cfg.train.total_steps})")
 
     def _reference_model(self):
@@ -224,12 +278,54 @@ class Trainer:
         requests = group_requests(cfg, step, self.ctx)
         params = SamplingParams(cfg.rollout.max_new_tokens, cfg.rollout.temperature, cfg.rollout.top_p)
         episodes = self.runner.run(requests, params)
+        if cfg.algo.name == "ppo":
+            return episodes, *self._ppo_samples(episodes)
         returns = torch.tensor([ep.total_reward for ep in episodes])  # (groups*G,)
         advantages = group_relative_advantages(returns, cfg.rollout.group_size, cfg.algo.advantage == "grpo")
         samples = [Sample(t.prompt, t.completion.token_ids, float(a))
                    for ep, a in zip(episodes, advantages) for t in ep.turns]
-        stats = {"zero_adv_groups": zero_advantage_group_fraction(returns, cfg.rollout.group_size)}
+        stats = {"train/zero_adv_groups": zero_advantage_group_fraction(returns, cfg.rollout.group_size)}
         return episodes, samples, stats
+
+    def _ppo_samples(self, episodes: list[Episode]) -> tuple[list[Sample], dict[str, float]]:
+        """GTR's corrections (when a corrector is set), then per-step values, old log-probs and GAE."""
+        cfg = self.cfg
+        stats: dict[str, float] = {}
+        if self.corrector is not None:
+            result = guide(episodes, ask_corrector(self.corrector, episodes, cfg.gtr), self.policy, cfg.gtr,
+                           cfg.algo.action_marker)
+            self.dagger.add(result.clones)
+            stats |= result.stats | {"gtr/buffer_size": float(len(self.dagger))}
+        turns = [t for ep in episodes for t in ep.turns]
+        starts = [self.policy.action_start(t.completion.token_ids, cfg.algo.action_marker) for t in turns]
+        old_logprobs: list[float] = []
+        old_values: list[float] = []
+        # One scoring forward per minibatch; every process runs as many (ZeRO-3 gathers weights in each).
+        n_chunks = max(self.ctx.max(math.ceil(len(turns) / cfg.algo.minibatch_size)), 1)
+        with torch.no_grad():
+            for part, part_starts in zip(chunks(turns, n_chunks), chunks(starts, n_chunks)):
+                rows = part or turns[-1:]
+                scores = self.policy.score([t.prompt for t in rows], [t.completion.token_ids for t in rows],
+                                           cfg.rollout.temperature, with_values=True)
+                weights = thought_weights(part_starts or starts[-1:], scores.mask, cfg.algo.thought_coef)
+                if part:
+                    old_logprobs += (scores.logprobs * weights).sum(1).tolist()
+                    old_values += scores.values.tolist()
+        per_episode, at = [], 0
+        for ep in episodes:
+            per_episode.append(old_values[at : at + len(ep.turns)])
+            at += len(ep.turns)
+        advantages, targets = episode_gae(episodes, per_episode, cfg.algo.gamma, cfg.algo.gae_lambda)
+        flat_adv = torch.tensor([a for row in advantages for a in row])
+        if cfg.algo.normalize_advantages and len(flat_adv) > 1 and flat_adv.std() > 0:
+            flat_adv = (flat_adv - flat_adv.mean()) / (flat_adv.std() + 1e-8)
+        flat_targets = [r for row in targets for r in row]
+        samples = [Sample(t.prompt, t.completion.token_ids, float(a), 1.0, start, lp, v, r)
+                   for t, a, start, lp, v, r in zip(turns, flat_adv.tolist(), starts, old_logprobs, old_values,
+                                                     flat_targets)]
+        stats["train/value_mean"] = float(np.mean(old_values)) if old_values else 0.0
+        stats |= {f"gtr/{k}": v for k, v in thought_diversity([thought_of(t.completion.text) for t in turns]).items()}
+        return samples, stats
 
     def update(self, samples: list[Sample]) -> dict[str, float]:
         """`ppo_epochs` passes of clipped policy-gradient updates over minibatches of `samples`."""
@@ -238,10 +334,14 @@ class Trainer:
         n_mini = max(self.ctx.max(math.ceil(len(samples) / cfg.algo.minibatch_size)), 1)
         n_micro = n_mini * cfg.optim.grad_accum_steps
         while len(samples) < n_micro:  # padding copies carry weight 0
-            samples = samples + [Sample(samples[-1].prompt, samples[-1].completion, 0.0, 0.0)]
+            samples = samples + [dataclasses.replace(samples[-1], advantage=0.0, weight=0.0)]
         micro_batches = chunks(samples, n_micro)
         old = None
-        if cfg.algo.ppo_epochs > 1 or n_mini > 1:  # else every update is on-policy: the ratio is exactly 1
+        ppo = cfg.algo.name == "ppo"
+        gtr = ppo and self.corrector is not None
+        clone_rng = np.random.default_rng(np.random.randint(2**31))
+        per_micro = max(1, cfg.gtr.buffer_batch // cfg.optim.grad_accum_steps)
+        if not ppo and (cfg.algo.ppo_epochs > 1 or n_mini > 1):  # else on-policy: the ratio is exactly 1
             with torch.no_grad():
                 old = [self.policy.completion_logprobs([s.prompt for s in mb], [s.completion for s in mb],
                                                        cfg.rollout.temperature)[0] for mb in micro_batches]
@@ -251,7 +351,12 @@ class Trainer:
         for _ in range(cfg.algo.ppo_epochs):
             order = np.random.permutation(len(micro_batches)) if cfg.algo.ppo_epochs > 1 else range(len(micro_batches))
             for i in order:
-                loss, stats = policy_loss(self.policy, self.ref, micro_batches[i], None if old is None else old[i], cfg)
+                if ppo:
+                    clones = self.dagger.sample(per_micro, clone_rng) if gtr else None
+                    loss, stats = ppo_loss(self.policy, self.ref, micro_batches[i], clones, cfg)
+                else:
+                    loss, stats = policy_loss(self.policy, self.ref, micro_batches[i],
+                                              None if old is None else old[i], cfg)
                 norm = self.updater.micro_step(loss)
                 if norm is not None:
                     norms.append(norm)
@@ -294,6 +399,8 @@ class Trainer:
             torch.save({"step": step}, tmp / "trainer_state.pt")
         self.updater.save(tmp)
         torch.save(checkpoint.rng_state(), tmp / f"rng_rank{self.ctx.rank}.pt")
+        if self.corrector is not None:
+            self.dagger.save(tmp / f"gtr_buffer_rank{self.ctx.rank}.pt")
         self.ctx.barrier()
         if self.ctx.is_main:
             checkpoint.finish(self.run_dir, step, self.cfg.train.keep_checkpoints)
@@ -332,6 +439,8 @@ class Trainer:
             self._write_debug_digest([ep.request.seed for ep in episodes])
         self.runner.close()
         self.eval_runner.close()
+        if self.corrector is not None:
+            self.corrector.close()
         self.ctx.close()
         return summary
 
@@ -357,8 +466,8 @@ class Trainer:
             sum(ep.error is not None for ep in episodes),
         ])
         reward, success, n_ep, tokens, n_turns, fmt_err, fmt_n, errors = sums
-        # Losses and the zero-advantage fraction are per-process means: average them over processes.
-        local = {**{f"losses/{k}": v for k, v in losses.items()}, "train/zero_adv_groups": stats["zero_adv_groups"]}
+        # Losses and the collection stats are per-process means: average them over processes.
+        local = {**{f"losses/{k}": v for k, v in losses.items()}, **stats}
         averaged = dict(zip(local, (v / self.ctx.world_size for v in self.ctx.sum(list(local.values())))))
         metrics = {
             "train/episodes": n_ep,
@@ -382,6 +491,8 @@ class Trainer:
                     metrics[f"train/{name}/reward_mean"] = reward / count
                     metrics[f"train/{name}/success_rate"] = success / count
         metrics |= averaged
+        if self.corrector is not None:
+            metrics["gtr/success_rate"] = metrics["train/success_rate"]
         return metrics
 
     def _component_means(self, turns) -> dict[str, float]:

@@ -73,6 +73,11 @@ class _CardGameEnv(gym.Env[dict[str, Any], str]):
     def _response(self, action: str, thoughts: str) -> str:
         raise NotImplementedError
 
+    def _good_actions(self) -> list[str]:
+        """Every action an expert could take now (the GTR oracle's verdict); by default the expert's one."""
+        expert = self._expert()
+        return [] if expert is None else [expert[0]]
+
     def _success(self) -> bool:
         raise NotImplementedError
 
@@ -113,6 +118,7 @@ class _CardGameEnv(gym.Env[dict[str, Any], str]):
             if expert is not None:
                 info["expert_action"] = self._response(*expert)
                 info["expert_thought"] = expert[1]
+            info["good_actions"] = self._good_actions()
             info["admissible_actions"] = [self._response(a, f"I choose {a}.") for a in self._valid_actions()]
         return info
 
@@ -201,6 +207,12 @@ class _FormulaGameEnv(_CardGameEnv):
                            f"formula so far is '{''.join(prefix)}', so the next token is '{action}'.")
                 return action, thought
         return None
+
+    def _good_actions(self) -> list[str]:
+        """The next token of every solution that extends the formula so far ('=' when one is complete)."""
+        n = len(self.formula)
+        good = {t[n] if len(t) > n else "=" for t in self._solutions if t[:n] == self.formula}
+        return sorted(good)
 
     def _response(self, action: str, thoughts: str) -> str:
         return format_response({"cards": self.values, "current formula": "".join(self.formula),

@@ -17,6 +17,7 @@ from mmrl.models.policy import Policy
 from mmrl.models.processor import VLProcessor
 from mmrl.models.tiny import build_tiny_text, build_tiny_vl
 from mmrl.models.tokenizer import train_tokenizer
+from mmrl.models.value_head import detached_value_head, save_value_head
 
 VL_MODEL_TYPES = {"qwen2_5_vl", "qwen2_vl", "qwen3_vl"}
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -87,6 +88,10 @@ def load_run_policy(cfg: ModelConfig, base: str, checkpoint_dir: str | os.PathLi
 
 
 def save_policy(policy: Policy, directory: str) -> None:
-    """`save_pretrained` of the model (or its LoRA adapter) and of the processor/tokenizer, as safetensors."""
-    policy.model.save_pretrained(directory, safe_serialization=True)
+    """`save_pretrained` of the model (or its LoRA adapter) and of the processor/tokenizer, as safetensors; a PPO
+    value head goes to its own file beside them."""
+    with detached_value_head(policy.model) as head:
+        policy.model.save_pretrained(directory, safe_serialization=True)
+    if head is not None:
+        save_value_head(head, directory)
     (policy.processor or policy.tokenizer).save_pretrained(directory)

@@ -9,6 +9,7 @@ drift onto tokens the policy may never emit.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -16,6 +17,7 @@ import torch
 from PIL import Image
 
 from mmrl.models.tokenizer import VISION_TOKENS
+from mmrl.models.value_head import VALUE_HEAD
 
 
 @dataclass
@@ -29,6 +31,16 @@ class Prompt:
     pixel_values: torch.Tensor | None = None  # (patches, C*14*14*2) for Qwen-VL
     image_grid_thw: torch.Tensor | None = None  # (n_images, 3)
     positions: torch.Tensor | None = None  # (3, T) M-RoPE positions of a VL prompt, computed once on first use
+
+
+@dataclass
+class Scores:
+    """What one forward pass says about (prompt, completion) pairs."""
+
+    logprobs: torch.Tensor  # (B, Tc) log-probs of the completion tokens (0 on padding)
+    mask: torch.Tensor  # (B, Tc) 1 on real completion tokens
+    entropy: torch.Tensor | None = None  # (B, Tc)
+    values: torch.Tensor | None = None  # (B,) V(prompt) from the value head
 
 
 def _defuse(text: str) -> str:
@@ -114,6 +126,24 @@ class Policy:
     def decode(self, token_ids: list[int]) -> str:
         return self.tokenizer.decode(token_ids, skip_special_tokens=True)
 
+    def action_start(self, token_ids: list[int], marker: str | re.Pattern) -> int:
+        """Index of the first token of a response's action part, which starts at the last match of the regex
+        `marker` in its text (RL4VLM splits a response into thought and action this way); 0 when nothing
+        matches (then the whole response counts as action). Tokens before it are the thought."""
+        text = self.decode(token_ids)
+        matches = list(re.finditer(marker, text))
+        if not matches:
+            return 0
+        char = matches[-1].start()
+        low, high = 0, len(token_ids)  # smallest k whose decoded prefix reaches past `char`
+        while low < high:
+            mid = (low + high) // 2
+            if len(self.decode(token_ids[: mid + 1])) > char:
+                high = mid
+            else:
+                low = mid + 1
+        return low
+
     # ------------------------------------------------------------------ batching
     def collate(self, prompts: list[Prompt], completions: list[list[int]] | None = None) -> dict:
         """Model inputs for `[left-padded prompt | right-padded completion]`; `completion_mask` marks real tokens."""
@@ -167,12 +197,12 @@ class Policy:
             self._rope_module = next(m for m in self.model.modules() if hasattr(m, "get_rope_index"))
         return self._rope_module
 
-    def _forward(self, prompts: list[Prompt], batch: dict, logits_to_keep: int) -> torch.Tensor:
-        """Logits of the batch. For VL prompts each distinct prompt's images pass the vision tower once, however
+    def _forward(self, prompts: list[Prompt], batch: dict, logits_to_keep: int, hidden: bool = False):
+        """The model's output on the batch (logits, and all hidden states when `hidden`). For VL prompts each distinct prompt's images pass the vision tower once, however
         many samples of a group share them, and are scattered into the token embeddings (same values and
         gradients as the plain forward, which would encode every copy)."""
         if "pixel_values" not in batch:
-            return self.model(**batch, logits_to_keep=logits_to_keep, use_cache=False).logits
+            return self.model(**batch, logits_to_keep=logits_to_keep, use_cache=False, output_hidden_states=hidden)
         index: dict[int, int] = {}
         distinct: list[Prompt] = []
         for p in prompts:
@@ -194,7 +224,8 @@ class Policy:
         embeds = self.model.get_input_embeddings()(ids)  # (B, L, H)
         embeds = embeds.masked_scatter((ids == self.image_token_id).unsqueeze(-1), rows.to(embeds.dtype))
         return self.model(inputs_embeds=embeds, attention_mask=batch["attention_mask"],
-                          position_ids=batch["position_ids"], logits_to_keep=logits_to_keep, use_cache=False).logits
+                          position_ids=batch["position_ids"], logits_to_keep=logits_to_keep, use_cache=False,
+                          output_hidden_states=hidden)
 
     # ------------------------------------------------------------------ log-probs
     def completion_logprobs(
@@ -206,16 +237,27 @@ class Policy:
         Returns (logprobs (B, Tc), mask (B, Tc), entropy (B, Tc) or None). Gradients flow to the log-probs when
         enabled; to the entropy only with `with_entropy="grad"`.
         """
+        scores = self.score(prompts, completions, temperature, with_entropy)
+        return scores.logprobs, scores.mask, scores.entropy
+
+    def score(self, prompts: list[Prompt], completions: list[list[int]], temperature: float = 1.0,
+              with_entropy: bool | str = False, with_values: bool = False) -> Scores:
+        """`completion_logprobs`, plus with `with_values` the value head's V(prompt) (B,), read from the last
+        hidden state at the prompt's final token (it sees the observation, not the answer), in the same forward."""
         batch = self.collate(prompts, completions)
         mask = batch.pop("completion_mask")
-        batch.pop("prompt_len")
+        p_len = batch.pop("prompt_len")
         c_len = mask.shape[1]
+        out = self._forward(prompts, batch, logits_to_keep=c_len + 1, hidden=with_values)
+        values = None
+        if with_values:
+            head = self.model.get_submodule(VALUE_HEAD)
+            values = head(out.hidden_states[-1][:, p_len - 1].float()).squeeze(-1)  # (B,)
         if c_len == 0:
             empty = mask.new_zeros(mask.shape)
-            return empty, mask, (empty if with_entropy else None)
+            return Scores(empty, mask, empty if with_entropy else None, values)
         # The logit at column t predicts token t+1: keep the last c_len+1 columns, drop the final one.
-        logits = self._forward(prompts, batch, logits_to_keep=c_len + 1)[:, :-1]  # (B, Tc, V)
-        logits = logits.float() / max(temperature, 1e-6)
+        logits = out.logits[:, :-1].float() / max(temperature, 1e-6)  # (B, Tc, V)
         if self.suppressed_ids:
             logits[..., self.suppressed_ids] = float("-inf")
         logp_all = torch.log_softmax(logits, dim=-1)  # (B, Tc, V)
@@ -228,4 +270,4 @@ class Policy:
                 # torch.where would still send a NaN gradient through the discarded branch).
                 finite_logp = logp_all.masked_fill(torch.isinf(logp_all), 0.0)
                 entropy = -(logp_all.exp() * finite_logp).sum(-1) * mask  # (B, Tc)
-        return logprobs, mask, entropy
+        return Scores(logprobs, mask, entropy, values)

@@ -1,0 +1,35 @@
+"""A corrector that is a local Hugging Face model (a checkpoint folder), run with transformers on this machine.
+
+It reuses the policy's loading and generation code, so any model `model.path` accepts works here too. Use it for
+a bigger model than the policy on the same GPU, or a tiny one in tests.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from mmrl.config import ModelConfig
+from mmrl.correctors.base import Correction
+from mmrl.correctors.prompt import correction_messages, parse_verdict
+from mmrl.models.loading import load_pretrained_policy
+from mmrl.rollout.backends import HFBackend, SamplingParams
+
+
+class HFCorrector:
+    def __init__(self, path: str, temperature: float = 0.4, max_new_tokens: int = 256, device: str = "cpu"):
+        self.policy = load_pretrained_policy(path, ModelConfig(path=path))
+        self.policy.model.to(device).eval()
+        self.backend = HFBackend(self.policy, batch_size=1)
+        self.params = SamplingParams(max_new_tokens, temperature, 1.0)
+        self._lock = threading.Lock()  # one generate at a time: the model is shared by the worker threads
+
+    def correct(self, observation: Any, response: str, info: dict[str, Any]) -> Correction | None:
+        messages = correction_messages(observation, response, info)
+        with self._lock:
+            prompt = self.policy.encode(messages)
+            reply = self.backend.generate([prompt], self.params)[0].text
+        return parse_verdict(reply, response)
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,50 @@
+"""What a model corrector is asked and how its reply is read (shared by the OpenAI-compatible and local HF ones).
+
+The request follows GTR's corrector: given the task the agent saw (text, and the image when the corrector takes
+images) and the agent's response, answer in JSON whether the thought is right and, if not, a corrected thought.
+The reply is untrusted text: it is parsed as JSON, never evaluated, and anything unreadable means no verdict.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mmrl.correctors.base import Correction, thought_of, with_thought
+from mmrl.envs.cards.answer import last_json_object, response_action
+
+SYSTEM = (
+    "You check the reasoning of an agent playing a game. Read the task the agent saw and its response. Decide "
+    "whether its thoughts recognise the state correctly and lead to a correct action. Reply with one JSON object: "
+    '{"evaluation": "YES" or "NO", "on_solution_path": true or false, "correction": "a corrected version of the '
+    'thoughts (when the evaluation is NO), ending with the action to take"}'
+)
+
+
+def correction_messages(observation: Any, response: str, info: dict[str, Any]) -> list[dict[str, Any]]:
+    """Chat messages (OpenAI format, text only) asking for a verdict on `response`."""
+    task = observation.get("text", "") if isinstance(observation, dict) else str(observation)
+    user = f"Task the agent saw:\n{task}\n\nAgent's response:\n{response}\n\nAgent's thoughts: {thought_of(response)}"
+    hint = info.get("expert_thought")
+    if hint:  # GTR gives its corrector a solver tool; an env's expert thought plays that part here
+        user += f"\n\nA known solution path (from a solver): {hint}"
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
+
+
+def parse_verdict(reply: Any, response: str) -> Correction | None:
+    """The corrector's reply as a Correction; None when it is not a readable verdict."""
+    if not isinstance(reply, str):
+        return None
+    obj = last_json_object(reply)
+    if obj is None or not isinstance(obj.get("evaluation"), str):
+        return None
+    verdict = obj["evaluation"].strip().upper()
+    if verdict not in ("YES", "NO"):
+        return None
+    off_path = obj.get("on_solution_path") is False or response_action(response) is None
+    if verdict == "YES":
+        return Correction(correct=True, off_path=off_path)
+    thought = obj.get("correction")
+    if not isinstance(thought, str) or not thought.strip():
+        return Correction(correct=False, off_path=off_path)
+    thought = thought.strip()[:4000]
+    return Correction(correct=False, thought=thought, response=with_thought(response, thought), off_path=off_path)

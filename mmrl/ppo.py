@@ -1,0 +1,70 @@
+"""The PPO pieces of the trainer (RL4VLM's recipe for multi-step agents): per-step GAE over episodes, and the loss
+with a value head and the lambda-scaled thought log-prob.
+
+RL4VLM scores a response as  log pi(response) = lambda * log p(thought tokens) + log p(action tokens),  because a
+long chain of thought would otherwise dominate the log-prob of the few action tokens; the PPO ratio is taken on
+that sequence-level log-prob. The value V(s) is read from the policy's last hidden state at the end of the prompt.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from mmrl.algos import clipped_policy_loss, gae_advantages, value_loss
+from mmrl.rollout.runner import Episode
+
+
+def episode_gae(episodes: list[Episode], values: list[list[float]], gamma: float, lam: float
+                ) -> tuple[list[list[float]], list[list[float]]]:
+    """Per-turn GAE advantages and value targets of each episode.
+
+    Every episode ends at its last turn: a terminated episode has nothing after it, and a truncated one is not
+    bootstrapped (the state after the last step is never encoded), as in RL4VLM's on-policy buffer.
+    """
+    lengths = [len(ep.turns) for ep in episodes]
+    width = max(lengths, default=0)
+    if width == 0:
+        return [[] for _ in episodes], [[] for _ in episodes]
+    rewards = torch.zeros(len(episodes), width)  # (B, T)
+    vals = torch.zeros(len(episodes), width)  # (B, T)
+    dones = torch.zeros(len(episodes), width)  # (B, T)
+    for i, (ep, v) in enumerate(zip(episodes, values)):
+        n = lengths[i]
+        if n:
+            rewards[i, :n] = torch.tensor([t.reward for t in ep.turns])
+            vals[i, :n] = torch.tensor(v, dtype=torch.float32)
+            dones[i, n - 1] = 1.0
+    advantages, returns = gae_advantages(rewards, vals, dones, gamma, lam)  # (B, T) each
+    return ([advantages[i, :n].tolist() for i, n in enumerate(lengths)],
+            [returns[i, :n].tolist() for i, n in enumerate(lengths)])
+
+
+def thought_weights(action_starts: list[int], mask: torch.Tensor, thought_coef: float) -> torch.Tensor:
+    """(B, Tc) per-token weights: `thought_coef` on thought tokens (before each row's action start), 1 on action
+    tokens, 0 on padding."""
+    columns = torch.arange(mask.shape[1], device=mask.device)  # (Tc,)
+    starts = torch.tensor(action_starts, device=mask.device).unsqueeze(1)  # (B, 1)
+    weights = torch.where(columns < starts, thought_coef, 1.0)  # (B, Tc)
+    return weights * mask
+
+
+def ppo_terms(logprobs: torch.Tensor, mask: torch.Tensor, action_starts: list[int], old_logprob: torch.Tensor,
+              advantages: torch.Tensor, values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor,
+              sample_weight: torch.Tensor, thought_coef: float, clip_low: float, clip_high: float,
+              value_clip: float | None) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+    """(policy loss, value loss, stats) on one micro-batch.
+
+    Args:
+        logprobs, mask: (B, Tc) per-token log-probs under the policy being trained, and real-token mask.
+        action_starts: first action token of each row.
+        old_logprob: (B,) the rollout policy's lambda-scaled sequence log-prob.
+        advantages, old_values, returns: (B,) per-step GAE advantage, rollout value, value target.
+        values: (B,) the value head's current predictions.
+        sample_weight: (B,) 1 for real samples, 0 for padding copies.
+    """
+    seq = (logprobs * thought_weights(action_starts, mask, thought_coef)).sum(1, keepdim=True)  # (B, 1)
+    pg, stats = clipped_policy_loss(seq, old_logprob.unsqueeze(1), advantages, sample_weight.unsqueeze(1),
+                                    clip_low, clip_high, "token-mean")
+    vf, vstats = value_loss(values, old_values, returns, sample_weight, value_clip)
+    out = {k: float(v) for k, v in stats.items()} | {"value_clip_frac": float(vstats["clip_frac"])}
+    return pg, vf, out

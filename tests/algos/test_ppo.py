@@ -1,0 +1,70 @@
+"""PPO pieces (mmrl.ppo): per-episode GAE, lambda-scaled thought weights, and the loss terms."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mmrl.ppo import episode_gae, ppo_terms, thought_weights
+from mmrl.rollout.runner import Episode, EpisodeRequest, Turn
+
+
+def _episode(rewards):
+    return Episode(EpisodeRequest(0, 0), {}, [Turn(None, None, r, {}) for r in rewards])
+
+
+def test_episode_gae_matches_a_hand_computed_recursion():
+    gamma, lam = 0.9, 0.8
+    eps = [_episode([0.0, 0.0, 1.0]), _episode([-1.0])]
+    values = [[0.5, 0.2, 0.4], [0.3]]
+    adv, ret = episode_gae(eps, values, gamma, lam)
+    # Episode 1, backwards: the last step has no successor.
+    d2 = 1.0 - 0.4
+    d1 = 0.0 + gamma * 0.4 - 0.2
+    d0 = 0.0 + gamma * 0.2 - 0.5
+    a2 = d2
+    a1 = d1 + gamma * lam * a2
+    a0 = d0 + gamma * lam * a1
+    assert adv[0] == pytest.approx([a0, a1, a2], abs=1e-6)
+    assert ret[0] == pytest.approx([a0 + 0.5, a1 + 0.2, a2 + 0.4], abs=1e-6)
+    assert adv[1] == pytest.approx([-1.3], abs=1e-6) and ret[1] == pytest.approx([-1.0], abs=1e-6)
+
+
+def test_episode_gae_with_zero_values_and_lambda_one_gives_discounted_returns():
+    adv, ret = episode_gae([_episode([0.0, 0.0, 2.0])], [[0.0, 0.0, 0.0]], 0.5, 1.0)
+    assert ret[0] == pytest.approx([0.5, 1.0, 2.0])
+    assert adv[0] == pytest.approx([0.5, 1.0, 2.0])
+
+
+def test_thought_weights_scale_thought_tokens_and_zero_padding():
+    mask = torch.tensor([[1.0, 1, 1, 1, 0], [1, 1, 0, 0, 0]])
+    w = thought_weights([3, 0], mask, 0.25)
+    assert w.tolist() == [[0.25, 0.25, 0.25, 1.0, 0.0], [1.0, 1.0, 0.0, 0.0, 0.0]]
+
+
+def test_ppo_terms_push_the_scaled_sequence_logprob_along_the_advantage():
+    logprobs = torch.full((2, 3), -1.0, requires_grad=True)
+    mask = torch.ones(2, 3)
+    old = (logprobs.detach() * torch.tensor([0.5, 1.0, 1.0])).sum(1)  # thought_coef 0.5 on the first token
+    values = torch.tensor([0.0, 0.0], requires_grad=True)
+    pg, vf, stats = ppo_terms(logprobs, mask, [1, 1], old, torch.tensor([1.0, -1.0]), values, torch.zeros(2),
+                              torch.tensor([1.0, 2.0]), torch.ones(2), 0.5, 0.2, 0.2, None)
+    assert stats["ratio_mean"] == pytest.approx(1.0)
+    (pg + vf).backward()
+    grad = logprobs.grad
+    # Ascending the objective raises log p of the positive-advantage row and lowers the other's; the thought
+    # token's gradient is scaled by lambda.
+    assert (grad[0] < 0).all() and (grad[1] > 0).all()
+    assert grad[0, 0] == pytest.approx(0.5 * grad[0, 1].item())
+    assert vf.item() == pytest.approx(0.5 * (1.0 + 4.0) / 2)
+    assert values.grad.tolist() == pytest.approx([-0.5, -1.0])
+
+
+def test_padding_samples_do_not_contribute():
+    logprobs = torch.zeros(2, 2, requires_grad=True)
+    pg, vf, _ = ppo_terms(logprobs, torch.ones(2, 2), [0, 0], torch.zeros(2), torch.tensor([1.0, 5.0]),
+                          torch.zeros(2), torch.zeros(2), torch.tensor([1.0, 9.0]), torch.tensor([1.0, 0.0]),
+                          1.0, 0.2, 0.2, None)
+    (pg + vf).backward()
+    assert logprobs.grad[1].abs().sum() == 0
+    assert vf.item() == pytest.approx(0.5)

@@ -1,0 +1,130 @@
+"""Model correctors: the OpenAI-compatible one over real HTTP to a server on 127.0.0.1, and the local HF one."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from mmrl.correctors.openai_chat import OpenAICorrector
+
+RESPONSE = '{"current number": 2, "target number": 4, "thoughts": "go left", "action": "+"}'
+SECRET = "sk-test-not-a-real-key-123"
+
+
+class _Server:
+    """A minimal OpenAI-compatible chat endpoint: records each request and answers with `reply` (or an HTTP
+    error status, or after a delay)."""
+
+    def __init__(self, reply: str = "", status: int = 200, delay_s: float = 0.0):
+        self.requests: list[dict] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802  (http.server's name)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.requests.append({"path": self.path, "body": body,
+                                        "auth": self.headers.get("Authorization")})
+                time.sleep(delay_s)
+                payload = {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                           "choices": [{"index": 0, "finish_reason": "stop",
+                                        "message": {"role": "assistant", "content": reply}}]}
+                data = json.dumps(payload if status == 200 else {"error": {"message": "boom"}}).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def key(monkeypatch):
+    monkeypatch.setenv("MMRL_TEST_KEY", SECRET)
+    return "MMRL_TEST_KEY"
+
+
+def test_openai_corrector_exchanges_a_real_request_and_reads_the_verdict(key):
+    server = _Server('{"evaluation": "NO", "on_solution_path": true, "correction": "4 is right of 2, so +"}')
+    try:
+        corrector = OpenAICorrector("judge-model", server.url, key, timeout_s=5, retries=0)
+        verdict = corrector.correct({"text": "Current number: 2. Target number: 4."}, RESPONSE,
+                                    {"expert_thought": "move right"})
+        corrector.close()
+    finally:
+        server.close()
+    assert not verdict.correct and not verdict.off_path
+    assert json.loads(verdict.response)["thoughts"] == "4 is right of 2, so +"
+    assert json.loads(verdict.response)["action"] == "+"
+    (request,) = server.requests
+    assert request["path"] == "/v1/chat/completions"
+    assert request["body"]["model"] == "judge-model" and request["body"]["temperature"] == 0.4
+    assert request["body"]["response_format"] == {"type": "json_object"}
+    user = request["body"]["messages"][-1]["content"]
+    assert "Current number: 2" in user and "go left" in user and "move right" in user
+    assert request["auth"] == f"Bearer {SECRET}"
+
+
+def test_openai_corrector_failure_is_no_correction_and_the_key_is_never_logged(key, caplog):
+    server = _Server(status=500)
+    try:
+        corrector = OpenAICorrector("judge-model", server.url, key, timeout_s=5, retries=1)
+        with caplog.at_level(logging.DEBUG):
+            assert corrector.correct({"text": "t"}, RESPONSE, {}) is None
+    finally:
+        server.close()
+    assert len(server.requests) == 2  # the first try and one retry
+    assert SECRET not in caplog.text
+
+
+def test_openai_corrector_timeout_is_no_correction(key):
+    server = _Server('{"evaluation": "YES"}', delay_s=3.0)
+    try:
+        corrector = OpenAICorrector("judge-model", server.url, key, timeout_s=0.5, retries=0)
+        start = time.monotonic()
+        assert corrector.correct({"text": "t"}, RESPONSE, {}) is None
+        assert time.monotonic() - start < 2.5
+    finally:
+        server.close()
+
+
+def test_openai_corrector_unreadable_reply_is_no_correction(key):
+    server = _Server("I think the agent is fine")
+    try:
+        assert OpenAICorrector("m", server.url, key, timeout_s=5, retries=0).correct({"text": "t"}, RESPONSE, {}) is None
+    finally:
+        server.close()
+
+
+def test_the_default_endpoint_without_a_key_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("NO_SUCH_KEY_VAR", raising=False)
+    with pytest.raises(ValueError, match="NO_SUCH_KEY_VAR"):
+        OpenAICorrector("gpt-4o", None, "NO_SUCH_KEY_VAR")
+
+
+def test_local_hf_corrector_runs_a_saved_model_and_never_raises(tiny_text, tmp_path):
+    from mmrl.correctors.hf_local import HFCorrector
+    from mmrl.models.loading import save_policy
+
+    save_policy(tiny_text, str(tmp_path / "judge"))
+    corrector = HFCorrector(str(tmp_path / "judge"), temperature=1.0, max_new_tokens=16)
+    outcome = corrector.correct({"text": "Current number: 2."}, RESPONSE, {})
+    # A random tiny model writes no verdict JSON: that is "no correction", not an error.
+    assert outcome is None
