@@ -81,3 +81,17 @@ def test_ppo_raises_the_reward_of_a_multi_turn_task(tmp_path):
     assert last > first + 0.9, f"return did not rise: first 5 steps {first:.2f}, last 5 steps {last:.2f}"
     values = [r["train/value_mean"] for r in rows]
     assert np.mean(values[-5:]) > np.mean(values[:5])  # the critic follows the rising returns
+
+
+def test_ppo_with_lora_trains_the_value_head_beside_the_adapter(tmp_path):
+    cfg = _gtr_config(tmp_path, "train.total_steps=1", "model.lora.r=4", "gtr.corrector=none", "train.sft_steps=0",
+                      "algo.value_coef=1.0")
+    trainer = Trainer(cfg)
+    head = trainer.policy.model.get_submodule("value_head")
+    assert all(p.requires_grad for p in head.parameters())
+    optimised = {id(p) for g in trainer.updater.optimizer.param_groups for p in g["params"]}
+    assert all(id(p) in optimised for p in head.parameters())
+    trainer.train()
+    ckpt = tmp_path / "checkpoints" / "step_1"
+    assert (ckpt / "adapter_config.json").is_file()
+    assert load_file(ckpt / VALUE_HEAD_FILE)["bias"].abs().item() > 0  # it moved off its zero initialisation
