@@ -116,7 +116,8 @@ class AlgoConfig:
     loss_agg: str = "token-mean"
     """Loss aggregation: 'token-mean', 'seq-mean-token-mean' or 'seq-mean-token-sum'."""
     kl_coef: float = 0.0
-    """Weight of the KL penalty to the reference (initial) policy; 0 skips the reference model."""
+    """Weight of the KL penalty to the reference policy (the one RL starts from: after the warm-start if any);
+    0 skips the reference model."""
     kl_estimator: str = "k3"
     """KL estimator: 'k1' (log ratio), 'k2' (half squared log ratio) or 'k3' (Schulman's unbiased, >= 0)."""
     entropy_coef: float = 0.0
@@ -135,6 +136,9 @@ class AlgoConfig:
     """PPO: how far a value prediction may move from the rollout's before its loss stops improving; None off."""
     thought_coef: float = 0.5
     """PPO: lambda in RL4VLM's lambda * log p(thought) + log p(action), the log-prob whose ratio is clipped."""
+    ratio_level: str = "sequence"
+    """PPO: 'sequence' (RL4VLM: one clipped ratio of the lambda-scaled response log-prob) or 'token' (per-token
+    ratios, lambda-weighted token losses summed per response: same gradient at ratio 1, steadier for small models)."""
     action_marker: str = '"action"\\s*:'
     """PPO: regex whose last match in a response starts its action part (what comes before is the thought)."""
     normalize_advantages: bool = True
@@ -548,6 +552,7 @@ def validate(cfg: Config) -> None:
     _check_choice(errors, "model.dtype", cfg.model.dtype, ("float32", "bfloat16", "float16"))
     _check_choice(errors, "rollout.backend", cfg.rollout.backend, ("hf", "vllm"))
     _check_choice(errors, "algo.name", cfg.algo.name, ("grpo", "ppo"))
+    _check_choice(errors, "algo.ratio_level", cfg.algo.ratio_level, ("sequence", "token"))
     _check_choice(errors, "gtr.corrector", cfg.gtr.corrector, ("none", "oracle", "openai", "hf"))
     if cfg.gtr.corrector != "none" and cfg.algo.name != "ppo":
         errors.append("'gtr.corrector' needs algo.name: ppo (GTR trains alongside PPO)")

@@ -48,23 +48,34 @@ def thought_weights(action_starts: list[int], mask: torch.Tensor, thought_coef: 
     return weights * mask
 
 
-def ppo_terms(logprobs: torch.Tensor, mask: torch.Tensor, action_starts: list[int], old_logprob: torch.Tensor,
+def ppo_terms(logprobs: torch.Tensor, mask: torch.Tensor, action_starts: list[int], old_logprobs: torch.Tensor,
               advantages: torch.Tensor, values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor,
               sample_weight: torch.Tensor, thought_coef: float, clip_low: float, clip_high: float,
-              value_clip: float | None) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+              value_clip: float | None, ratio_level: str = "sequence") -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
     """(policy loss, value loss, stats) on one micro-batch.
+
+    `ratio_level` 'sequence' is RL4VLM's: one ratio per response, exp of the change in its lambda-scaled log-prob,
+    clipped as a whole. 'token' clips each token's ratio and sums the lambda-weighted token losses of a response;
+    at ratio 1 both have the same gradient, but per-token clipping stops any single token (a format token, say)
+    from moving far in one update, which keeps small models from breaking their answer format.
 
     Args:
         logprobs, mask: (B, Tc) per-token log-probs under the policy being trained, and real-token mask.
         action_starts: first action token of each row.
-        old_logprob: (B,) the rollout policy's lambda-scaled sequence log-prob.
+        old_logprobs: (B, Tc) the rollout policy's per-token log-probs.
         advantages, old_values, returns: (B,) per-step GAE advantage, rollout value, value target.
         values: (B,) the value head's current predictions.
         sample_weight: (B,) 1 for real samples, 0 for padding copies.
     """
-    seq = (logprobs * thought_weights(action_starts, mask, thought_coef)).sum(1, keepdim=True)  # (B, 1)
-    pg, stats = clipped_policy_loss(seq, old_logprob.unsqueeze(1), advantages, sample_weight.unsqueeze(1),
-                                    clip_low, clip_high, "token-mean")
+    weights = thought_weights(action_starts, mask, thought_coef)  # (B, Tc)
+    if ratio_level == "sequence":
+        seq = (logprobs * weights).sum(1, keepdim=True)  # (B, 1)
+        old_seq = (old_logprobs * weights).sum(1, keepdim=True)  # (B, 1)
+        pg, stats = clipped_policy_loss(seq, old_seq, advantages, sample_weight.unsqueeze(1), clip_low, clip_high,
+                                        "token-mean")
+    else:
+        pg, stats = clipped_policy_loss(logprobs, old_logprobs, advantages, weights * sample_weight.unsqueeze(1),
+                                        clip_low, clip_high, "seq-mean-token-sum")
     vf, vstats = value_loss(values, old_values, returns, sample_weight, value_clip)
     out = {k: float(v) for k, v in stats.items()} | {"value_clip_frac": float(vstats["clip_frac"])}
     return pg, vf, out

@@ -44,10 +44,12 @@ from mmrl.models.loading import (
 from mmrl.models.policy import Policy, Prompt
 from mmrl.models.value_head import attach_value_head
 from mmrl.plotting import plot_run
-from mmrl.ppo import episode_gae, ppo_terms, thought_weights
+from mmrl.ppo import episode_gae, ppo_terms
 from mmrl.rollout.backends import HFBackend, SamplingParams, make_backend
 from mmrl.rollout.runner import EnvPool, Episode, EpisodeRequest, EpisodeRunner, make_env
 
+WARM_START_DIR = "warm_start"
+"""Where a run keeps its warm-started weights (the KL reference of the RL that follows)."""
 DEBUG_DIGEST_ENV = "MMRL_DEBUG_DIGEST"
 """When this environment variable is set, each process writes a weights digest at the end (see _write_debug_digest)."""
 
@@ -62,7 +64,7 @@ class Sample:
     advantage: float
     weight: float = 1.0
     action_start: int = 0
-    old_logprob: float = 0.0
+    old_logprobs: list[float] | None = None
     old_value: float = 0.0
     value_target: float = 0.0
 
@@ -160,10 +162,11 @@ def ppo_loss(policy: Policy, ref: torch.nn.Module | None, batch: list[Sample], c
     device = scores.mask.device
     column = lambda name: torch.tensor([getattr(s, name) for s in batch], device=device)  # noqa: E731
     weight = column("weight")  # (B,)
-    pg, vf, stats = ppo_terms(scores.logprobs, scores.mask, [s.action_start for s in batch], column("old_logprob"),
-                              column("advantage"), scores.values, column("old_value"), column("value_target"),
-                              weight, cfg.algo.thought_coef, cfg.algo.clip_low, cfg.algo.clip_high,
-                              cfg.algo.value_clip)
+    old = torch.nn.utils.rnn.pad_sequence([torch.tensor(s.old_logprobs) for s in batch], batch_first=True)
+    pg, vf, stats = ppo_terms(scores.logprobs, scores.mask, [s.action_start for s in batch],
+                              old[:, : scores.mask.shape[1]].to(device), column("advantage"), scores.values,
+                              column("old_value"), column("value_target"), weight, cfg.algo.thought_coef,
+                              cfg.algo.clip_low, cfg.algo.clip_high, cfg.algo.value_clip, cfg.algo.ratio_level)
     stats |= {"policy_loss": pg.item(), "value_loss": vf.item()}
     loss = pg + cfg.algo.value_coef * vf
     mask = scores.mask * weight.unsqueeze(1)  # (B, T)
@@ -261,12 +264,27 @@ class Trainer:
             self._print(f"Resuming from {self.resume_from} (step {self.start_step} of {cfg.train.total_steps})")
 
     def _reference_model(self):
+        """The KL reference: the policy RL starts from, i.e. the warm-started model when there was a warm-start
+        (saved to `<run>/warm_start`, so a resumed run finds it), else the initial weights. With LoRA it is the base
+        model with the adapters switched off."""
         if self.cfg.algo.kl_coef <= 0:
             return None
         if self.cfg.model.lora.r > 0:
             return "adapter-off"
-        ref = load_pretrained_policy(self.base_path, self.cfg.model).model.to(self.ctx.device).eval()
+        warm = self.run_dir / WARM_START_DIR
+        path = str(warm) if (warm / "config.json").is_file() else self.base_path
+        ref = load_pretrained_policy(path, self.cfg.model).model.to(self.ctx.device).eval()
         return ref.requires_grad_(False)
+
+    def _keep_warm_start(self) -> None:
+        """Save the warm-started weights and make them the KL reference."""
+        if not isinstance(self.ref, torch.nn.Module):
+            return
+        with self.updater.full_weights():
+            if self.ctx.is_main:
+                save_policy(self.policy, str(self.run_dir / WARM_START_DIR))
+        self.ctx.barrier()
+        self.ref = self._reference_model()
 
     def _print(self, message: str) -> None:
         if self.logger is not None:
@@ -298,18 +316,18 @@ class Trainer:
             stats |= result.stats | {"gtr/buffer_size": float(len(self.dagger))}
         turns = [t for ep in episodes for t in ep.turns]
         starts = [self.policy.action_start(t.completion.token_ids, cfg.algo.action_marker) for t in turns]
-        old_logprobs: list[float] = []
+        old_logprobs: list[list[float]] = []
         old_values: list[float] = []
         # One scoring forward per minibatch; every process runs as many (ZeRO-3 gathers weights in each).
         n_chunks = max(self.ctx.max(math.ceil(len(turns) / cfg.algo.minibatch_size)), 1)
         with torch.no_grad():
-            for part, part_starts in zip(chunks(turns, n_chunks), chunks(starts, n_chunks)):
+            for part in chunks(turns, n_chunks):
                 rows = part or turns[-1:]
                 scores = self.policy.score([t.prompt for t in rows], [t.completion.token_ids for t in rows],
                                            cfg.rollout.temperature, with_values=True)
-                weights = thought_weights(part_starts or starts[-1:], scores.mask, cfg.algo.thought_coef)
                 if part:
-                    old_logprobs += (scores.logprobs * weights).sum(1).tolist()
+                    old_logprobs += [row[: len(t.completion.token_ids)] for row, t in
+                                     zip(scores.logprobs.tolist(), part)]
                     old_values += scores.values.tolist()
         per_episode, at = [], 0
         for ep in episodes:
@@ -414,6 +432,7 @@ class Trainer:
             self._log(0, self.evaluate(0))
             if cfg.train.sft_steps > 0:
                 self.sft_warm_start()
+                self._keep_warm_start()
                 after_sft = {f"sft/{k.split('/', 1)[1]}": v for k, v in self.evaluate(0).items()}
                 self._log(0, after_sft)
                 self._print(f"after SFT warm-start: eval/success_rate {after_sft['sft/success_rate']:.3f}")

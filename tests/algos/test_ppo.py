@@ -45,7 +45,7 @@ def test_thought_weights_scale_thought_tokens_and_zero_padding():
 def test_ppo_terms_push_the_scaled_sequence_logprob_along_the_advantage():
     logprobs = torch.full((2, 3), -1.0, requires_grad=True)
     mask = torch.ones(2, 3)
-    old = (logprobs.detach() * torch.tensor([0.5, 1.0, 1.0])).sum(1)  # thought_coef 0.5 on the first token
+    old = logprobs.detach().clone()
     values = torch.tensor([0.0, 0.0], requires_grad=True)
     pg, vf, stats = ppo_terms(logprobs, mask, [1, 1], old, torch.tensor([1.0, -1.0]), values, torch.zeros(2),
                               torch.tensor([1.0, 2.0]), torch.ones(2), 0.5, 0.2, 0.2, None)
@@ -62,9 +62,37 @@ def test_ppo_terms_push_the_scaled_sequence_logprob_along_the_advantage():
 
 def test_padding_samples_do_not_contribute():
     logprobs = torch.zeros(2, 2, requires_grad=True)
-    pg, vf, _ = ppo_terms(logprobs, torch.ones(2, 2), [0, 0], torch.zeros(2), torch.tensor([1.0, 5.0]),
+    pg, vf, _ = ppo_terms(logprobs, torch.ones(2, 2), [0, 0], torch.zeros(2, 2), torch.tensor([1.0, 5.0]),
                           torch.zeros(2), torch.zeros(2), torch.tensor([1.0, 9.0]), torch.tensor([1.0, 0.0]),
                           1.0, 0.2, 0.2, None)
     (pg + vf).backward()
     assert logprobs.grad[1].abs().sum() == 0
     assert vf.item() == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("level", ["sequence", "token"])
+def test_both_ratio_levels_have_the_same_gradient_on_policy(level):
+    torch.manual_seed(0)
+    base = torch.randn(3, 4)
+    mask = torch.tensor([[1.0, 1, 1, 1], [1, 1, 1, 0], [1, 1, 0, 0]])
+    grads = {}
+    for lv in ("sequence", "token"):
+        logprobs = base.clone().requires_grad_(True)
+        pg, _, _ = ppo_terms(logprobs, mask, [2, 1, 0], base.clone(), torch.tensor([1.0, -2.0, 0.5]), torch.zeros(3),
+                             torch.zeros(3), torch.zeros(3), torch.ones(3), 0.3, 0.2, 0.2, None, lv)
+        pg.backward()
+        grads[lv] = logprobs.grad
+    assert torch.allclose(grads["sequence"], grads["token"], atol=1e-6)
+    # d loss / d logprob = -A * weight / B: thought tokens carry lambda (0.3), padding nothing
+    assert grads[level][0].tolist() == pytest.approx([-0.1, -0.1, -1 / 3, -1 / 3], abs=1e-6)
+    assert grads[level][2, 2:].abs().sum() == 0
+
+
+def test_token_level_clipping_freezes_only_the_token_that_moved():
+    old = torch.zeros(1, 3)
+    logprobs = torch.tensor([[0.5, 0.0, 0.0]], requires_grad=True)  # token 0's ratio e^0.5 is past 1 + 0.2
+    pg, _, stats = ppo_terms(logprobs, torch.ones(1, 3), [0], old, torch.tensor([1.0]), torch.zeros(1),
+                             torch.zeros(1), torch.zeros(1), torch.ones(1), 1.0, 0.2, 0.2, None, "token")
+    pg.backward()
+    assert logprobs.grad[0, 0] == 0 and (logprobs.grad[0, 1:] < 0).all()
+    assert stats["clip_frac"] == pytest.approx(1 / 3)
