@@ -79,6 +79,9 @@ class ChildProcesses:
             self._live.add(proc)
         try:
             return proc.wait()
+        except BaseException:  # e.g. a Ray task cancelled while it waits: its child must not outlive it
+            kill_groups([proc])
+            raise
         finally:
             with self._lock:
                 self._live.discard(proc)
@@ -98,17 +101,24 @@ class ChildProcesses:
             raise
 
     def kill_all(self, grace_s: float = 5.0) -> None:
+        """Refuse new runs and kill the process groups of the live ones."""
         with self._lock:
             self._stopping = True
             procs = list(self._live)
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            for proc in procs:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, sig)  # the group outlives its leader: also reaches grandchildren
-            deadline = time.monotonic() + grace_s
-            for proc in procs:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=max(0.0, deadline - time.monotonic()) if sig == signal.SIGTERM else None)
+        kill_groups(procs, grace_s)
+
+
+def kill_groups(procs: list[subprocess.Popen], grace_s: float = 5.0) -> None:
+    """SIGTERM to each process's group, SIGKILL to the groups after `grace_s` (members that ignored SIGTERM or
+    were started by the leader), and reap the leaders."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, sig)  # the group outlives its leader: also reaches grandchildren
+        deadline = time.monotonic() + grace_s
+        for proc in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()) if sig == signal.SIGTERM else None)
 
 
 CHILDREN = ChildProcesses()
@@ -239,10 +249,14 @@ class RayExecutor:
         ray = self.ray
         task = ray.remote(num_cpus=self.num_cpus, max_retries=0)(_safe_call)
         pending = {task.remote(run_fn, job): job for job in jobs}
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            for ref in done:
-                yield pending.pop(ref), ray.get(ref)
+        try:
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                for ref in done:
+                    yield pending.pop(ref), ray.get(ref)
+        finally:  # stopped early: cancel the rest (a running task's children are killed as it unwinds)
+            for ref in pending:
+                ray.cancel(ref)
 
 
 def make_executor(kind: str, workers: int) -> LocalExecutor | RayExecutor:

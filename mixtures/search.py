@@ -362,8 +362,11 @@ def write_fit_outputs(out_dir: Path, rows: list[dict[str, Any]], domains: list[s
 
         plot_predicted_vs_observed(predictor, W, y, out_dir / "plots" / "predicted_vs_observed.png")
         if len(domains) == 3:
+            cv = report["cv"]
+            note = (f"{len(y)} proxy runs; {cv['k']}-fold CV R^2 {cv['quadratic']['r2']:.2f} (linear "
+                    f"{cv['linear']['r2']:.2f})" if cv else f"{len(y)} proxy runs")
             plot_simplex(predictor, W, y, domains, np.array(list(best["weights"].values())),
-                         out_dir / "plots" / "simplex.png")
+                         out_dir / "plots" / "simplex.png", note=note)
     return {"predictor": predictor, "report": report, "best": best}
 
 
@@ -435,8 +438,9 @@ def run_search(cfg: MixtureSearchConfig, search_dir: str | os.PathLike[str] | No
     report = fit["report"]
     if report["cv"]:
         cv = report["cv"]
-        log(f"predictor: ridge {report['ridge']:.3g} ({report['ridge_choice']}), {cv['k']}-fold CV RMSE "
-            f"quadratic {cv['quadratic']['rmse']:.4f} vs linear {cv['linear']['rmse']:.4f}")
+        log(f"predictor: ridge {report['ridge']:.3g} ({report['ridge_choice']}), {cv['k']}-fold CV: quadratic "
+            f"RMSE {cv['quadratic']['rmse']:.4f} R^2 {cv['quadratic']['r2']:.3f}, linear RMSE "
+            f"{cv['linear']['rmse']:.4f} R^2 {cv['linear']['r2']:.3f}")
     log(f"best mixture: {json.dumps(fit['best'])}")
     summary = {"search_dir": str(out), "n_runs": len(rows),
                "n_failed": sum(r["status"] == "failed" for r in rows), "fit": report, "best": fit["best"]}
