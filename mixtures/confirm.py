@@ -1,8 +1,8 @@
 """Confirmation runs of a mixture search: does the predicted-best mixture beat the uniform one out of sample?
 
-Each of ``confirm_seeds`` trains both mixtures with the proxy budget, on a seed no proxy run used (train.seed
-and model.seed: new initial weights, data order and held-out episodes), so the comparison is not the one the
-predictor was fitted on. Best and uniform share each seed (a paired comparison); the report gives each one's
+Each of ``confirm_seeds`` trains both mixtures with the proxy budget, on a train.seed no proxy run used (new
+data order, sampling and held-out episodes; the same initial model, as every MoDoMoDo run starts from one
+checkpoint), so the comparison is not the one the predictor was fitted on. Best and uniform share each seed (a paired comparison); the report gives each one's
 per-seed scores, mean and standard deviation, and the mean paired difference.
 """
 
@@ -36,8 +36,8 @@ def confirm(cfg: MixtureSearchConfig, out: Path, best: dict[str, Any], run_fn: R
             log("confirmation already done: " + confirm_line(old))
             return old
     jobs, arm_of = [], {}
+    model_path = shared_base_model(cfg, out) if run_fn is run_proxy else None
     for k, seed in enumerate(seeds):
-        model_path = shared_base_model(cfg, out, seed) if run_fn is run_proxy else None
         for a, arm in enumerate(ARMS):
             index = -(len(ARMS) * k + a + 1)  # negative: never a proposal's row
             arm_of[index] = (arm, seed)

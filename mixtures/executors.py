@@ -1,8 +1,8 @@
 """Where MoDoMoDo proxy runs execute: parallel local processes, or Ray tasks.
 
 A proxy run is described by a :class:`ProxyJob` and performed by a *run function* ``run_fn(job) -> dict``
-(:func:`run_proxy` by default: ``python -m mmrl.cli train`` in a subprocess, then a second subprocess that
-evaluates the final checkpoint on each target env). An executor only schedules run functions and yields their
+(:func:`run_proxy` by default: one subprocess that runs ``mmrl train`` and then scores the final checkpoint on
+each target env). An executor only schedules run functions and yields their
 results as they finish, so a test can inject a fast fake run function and keep the scheduling real.
 
 Every subprocess a run function starts through :func:`run_logged` is the leader of its own process group. When
@@ -23,7 +23,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -135,24 +135,35 @@ def run_logged(cmd: list[str], log_path: Path) -> None:
 
 
 def run_proxy(job: ProxyJob) -> dict[str, Any]:
-    """The default run function: train in one subprocess, evaluate on the targets in another.
-
-    Each step's stdout and stderr go to ``train.log`` / ``eval.log`` in the run directory. Never raises: an
+    """The default run function: one subprocess (:func:`proxy_main`) trains the run, then scores its final
+    checkpoint on the targets; its stdout and stderr go to ``proxy.log`` in the run directory. Never raises: an
     exception or a non-zero exit becomes a ``failed`` result carrying the error.
     """
     start = time.monotonic()
     run_dir = Path(job.run_dir)
     try:
-        run_logged([sys.executable, "-m", "mmrl.cli", "train", job.config_path], run_dir / "train.log")
-        out = run_dir / "target_scores.json"
-        run_logged([sys.executable, "-m", "mmrl.mixtures.executors", "evaluate", str(run_dir),
-                    json.dumps(job.targets), str(out), str(job.target_episodes or 0)], run_dir / "eval.log")
-        per_target = json.loads(out.read_text(encoding="utf-8"))
+        job_path = run_dir / "job.json"
+        job_path.write_text(json.dumps(asdict(job), indent=2), encoding="utf-8")
+        run_logged([sys.executable, "-m", "mmrl.mixtures.executors", "proxy", str(job_path)],
+                   run_dir / "proxy.log")
+        per_target = json.loads((run_dir / "target_scores.json").read_text(encoding="utf-8"))
     except Exception as error:  # noqa: BLE001 - a failed proxy run must not stop the search
         return failed_result(f"{type(error).__name__}: {error}", time.monotonic() - start)
     score = sum(per_target.values()) / len(per_target)
     return {"status": "ok", "score": score, "per_target": per_target, "seconds": time.monotonic() - start,
             "error": ""}
+
+
+def proxy_main(job: ProxyJob) -> dict[str, float]:
+    """Body of a proxy run's subprocess (one interpreter for both steps, so torch is imported once): `mmrl train`
+    on the job's config, then the target scores, written to ``target_scores.json``."""
+    from mmrl.cli import main as cli_main
+
+    if cli_main(["train", job.config_path]) != 0:
+        raise RuntimeError(f"mmrl train {job.config_path} failed")
+    scores = evaluate_targets(job.run_dir, job.targets, job.target_episodes)
+    (Path(job.run_dir) / "target_scores.json").write_text(json.dumps(scores, indent=2), encoding="utf-8")
+    return scores
 
 
 def evaluate_targets(run_dir: str, targets: list[dict[str, Any]], episodes: int | None = None) -> dict[str, float]:
@@ -268,14 +279,11 @@ def make_executor(kind: str, workers: int) -> LocalExecutor | RayExecutor:
 
 
 def _main(argv: list[str]) -> int:
-    if len(argv) != 5 or argv[0] != "evaluate":
-        print("usage: python -m mmrl.mixtures.executors evaluate RUN_DIR TARGETS_JSON OUT_JSON EPISODES (0: the "
-              "run's eval.episodes)", file=sys.stderr)
+    if len(argv) != 2 or argv[0] != "proxy":
+        print("usage: python -m mmrl.mixtures.executors proxy JOB_JSON", file=sys.stderr)
         return 2
-    _, run_dir, targets, out, episodes = argv
-    scores = evaluate_targets(run_dir, json.loads(targets), int(episodes) or None)
-    Path(out).write_text(json.dumps(scores, indent=2), encoding="utf-8")
-    print(json.dumps(scores))
+    job = ProxyJob(**json.loads(Path(argv[1]).read_text(encoding="utf-8")))
+    print(json.dumps(proxy_main(job)))
     return 0
 
 

@@ -3,7 +3,8 @@ predictor of the held-out target score fitted to them, and the mixture that maxi
 
 ``run_search`` goes: propose (seeds + Dirichlet draws) → proxy runs through an executor, each finished run
 appended to ``results.csv`` (so a restarted search skips what is done) → fit → optimise → plots → optional
-confirmation runs of the best mixture against the uniform one with the same budget.
+confirmation runs of the best mixture against the uniform one with the same budget, on seeds no proxy run used
+(:mod:`mmrl.mixtures.confirm`). With the tiny model every run starts from one shared base model.
 
 A mixture search config (YAML) is strict like a train config: an unknown key is an error naming it.
 """
@@ -77,9 +78,9 @@ class SearchSettings:
     target_episodes: int = 200
     """Held-out episodes per target env when scoring a proxy or confirmation run."""
     shared_base_model: bool = True
-    """With the tiny model (no base.model.path): build its initial weights and tokenizer once per model seed, the
-    tokenizer trained on every domain's and target's prompts, so all runs of a seed start from the same model (as
-    MoDoMoDo's proxy runs all start from one checkpoint). False: each run builds its own from its own envs."""
+    """With the tiny model (no base.model.path): build its initial weights and tokenizer once, the tokenizer
+    trained on every domain's and target's prompts, so all runs start from the same model (as MoDoMoDo's runs all
+    start from one checkpoint). False: each run builds its own (base.model.seed) from its own envs' prompts."""
 
 
 @dataclass
@@ -98,8 +99,9 @@ class MixtureSearchConfig:
     confirm: bool = False
     """After optimising, train the best and the uniform mixture with the same budget and score both."""
     confirm_seeds: list[int] = field(default_factory=lambda: [101, 102])
-    """Seeds of the confirmation runs (train.seed and model.seed; each trains best and uniform once). They must
-    differ from the proxy runs' base.train.seed and base.model.seed, so confirmation is out of sample."""
+    """train.seed of the confirmation runs (each trains best and uniform once): new data order, sampling and
+    held-out episodes, from the same initial model as the proxy runs. They must differ from the proxy runs'
+    base.train.seed, so confirmation is out of sample."""
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -168,11 +170,11 @@ def validate_search_config(cfg: MixtureSearchConfig) -> None:
         raise ConfigError(f"'search.bounds' must hold one [low, high] per domain ({len(cfg.domains)})")
     if s.target_episodes < 1:
         raise ConfigError(f"'search.target_episodes' must be >= 1, got {s.target_episodes}")
-    proxy_seeds = {proxy_seed(cfg, "train"), proxy_seed(cfg, "model")}
+    proxy_train_seed = int(cfg.base.get("train", {}).get("seed", 0))
     if cfg.confirm and (not cfg.confirm_seeds or len(set(cfg.confirm_seeds)) != len(cfg.confirm_seeds)
-                        or proxy_seeds & set(cfg.confirm_seeds)):
-        raise ConfigError(f"'confirm_seeds' must be distinct and differ from the proxy runs' seeds "
-                          f"{sorted(proxy_seeds)}, got {cfg.confirm_seeds}")
+                        or proxy_train_seed in cfg.confirm_seeds):
+        raise ConfigError(f"'confirm_seeds' must be distinct and differ from the proxy runs' train.seed "
+                          f"{proxy_train_seed}, got {cfg.confirm_seeds}")
     if "envs" in cfg.base:
         raise ConfigError("'base.envs' is set by the search (the mixture of 'domains'); remove it")
     try:  # the base must be a valid train config once the mixture is filled in
@@ -193,15 +195,10 @@ def _env_dict(spec: DomainSpec, weight: float | None = None) -> dict[str, Any]:
     return out
 
 
-def proxy_seed(cfg: MixtureSearchConfig, section: str) -> int:
-    """The proxy runs' base.train.seed or base.model.seed (mmrl's default 0 when the base leaves it out)."""
-    return int(cfg.base.get(section, {}).get("seed", 0))
-
-
 def train_config(cfg: MixtureSearchConfig, weights: np.ndarray, run_dir: str | os.PathLike[str],
                  seed: int | None = None, model_path: str | None = None, envs: list[DomainSpec] | None = None):
     """The full mmrl Config of one run: the base with envs = the domains of non-zero weight (or `envs`), and
-    optionally another seed (train.seed and model.seed) and initial weights (model.path)."""
+    optionally another train.seed and initial weights (model.path)."""
     from mmrl.config import Config, _deep_merge, validate
 
     data = _deep_merge(to_dict(Config()), copy.deepcopy(cfg.base))
@@ -210,7 +207,7 @@ def train_config(cfg: MixtureSearchConfig, weights: np.ndarray, run_dir: str | o
     data["train"]["output_dir"] = os.fspath(run_dir)
     data["train"]["run_name"] = Path(run_dir).name
     if seed is not None:
-        data["train"]["seed"] = data["model"]["seed"] = int(seed)
+        data["train"]["seed"] = int(seed)
     if model_path is not None:
         data["model"]["path"] = model_path
     train_cfg = from_dict(Config, data)
@@ -218,20 +215,19 @@ def train_config(cfg: MixtureSearchConfig, weights: np.ndarray, run_dir: str | o
     return train_cfg
 
 
-def shared_base_model(cfg: MixtureSearchConfig, out: Path, seed: int | None = None) -> str | None:
-    """The initial weights every run of model seed `seed` (None: the proxy runs' seed) starts from: a tiny model
-    whose tokenizer knows every domain's and target's prompts, built once under `out/base_models/`. None when
-    the search does not share one (a real base.model.path, or search.shared_base_model false)."""
+def shared_base_model(cfg: MixtureSearchConfig, out: Path) -> str | None:
+    """The initial weights every run starts from: a tiny model (base.model.seed) whose tokenizer knows every
+    domain's and target's prompts, built once as `out/base_model`. None when the search does not share one (a
+    real base.model.path, or search.shared_base_model false)."""
     if not cfg.search.shared_base_model or cfg.base.get("model", {}).get("path"):
         return None
-    model_seed = proxy_seed(cfg, "model") if seed is None else int(seed)
-    path = out / "base_models" / f"seed_{model_seed}"
+    path = out / "base_model"
     if (path / "config.json").is_file():
         return str(path)
     from mmrl.models.loading import build_tiny_policy, save_policy
     from mmrl.trainer import env_corpus
 
-    every_env = train_config(cfg, np.ones(len(cfg.domains)), path, seed, envs=[*cfg.domains, *cfg.targets])
+    every_env = train_config(cfg, np.ones(len(cfg.domains)), path, envs=[*cfg.domains, *cfg.targets])
     tmp = path.with_name(path.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     save_policy(build_tiny_policy(every_env.model, env_corpus(every_env)), str(tmp))
@@ -399,7 +395,8 @@ def run_search(cfg: MixtureSearchConfig, search_dir: str | os.PathLike[str] | No
 
     `run_fn(job) -> {"status", "score", "per_target", "seconds", "error"}` performs one proxy run
     (:func:`run_proxy` by default); `executor` schedules them (from `cfg.search` by default). Finished rows of an
-    existing results.csv whose weights match a proposal are kept and not re-run.
+    existing results.csv whose weights match a proposal are kept and not re-run. The shared base model is built
+    only for the default run function (a fake one in tests needs none).
     """
     out = Path(search_dir) if search_dir is not None else search_directory(cfg)
     out.mkdir(parents=True, exist_ok=True)

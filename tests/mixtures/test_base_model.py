@@ -1,37 +1,27 @@
-"""The search's shared tiny base model: one per model seed, built once, its tokenizer trained on every domain's
-and target's prompts, and named by every run's config."""
+"""The search's shared tiny base model: built once, its tokenizer trained on every domain's and target's
+prompts, and named by every run's config."""
 
 from __future__ import annotations
 
 import numpy as np
-from safetensors.numpy import load_file
 
 from mmrl.config import load_config
 from mmrl.mixtures.search import load_search_config, make_job, shared_base_model
 
 
-def _weights(path):
-    return load_file(str(path / "model.safetensors"))
-
-
-def test_one_base_model_per_seed_shared_by_every_run(tmp_path):
+def test_one_base_model_shared_by_every_run(tmp_path):
     cfg = load_search_config("configs/mixture_quickstart.yaml")
     path = shared_base_model(cfg, tmp_path)
-    assert path == str(tmp_path / "base_models" / "seed_0")
-    stamp = (tmp_path / "base_models" / "seed_0" / "model.safetensors").stat().st_mtime_ns
+    assert path == str(tmp_path / "base_model")
+    stamp = (tmp_path / "base_model" / "model.safetensors").stat().st_mtime_ns
     assert shared_base_model(cfg, tmp_path) == path  # built once
-    assert (tmp_path / "base_models" / "seed_0" / "model.safetensors").stat().st_mtime_ns == stamp
+    assert (tmp_path / "base_model" / "model.safetensors").stat().st_mtime_ns == stamp
 
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(path)
-    # The target's colours are in the vocabulary as words although no single domain lists all four.
+    # Every domain's class names are single tokens, whichever domains a run mixes.
     assert all(len(tokenizer.encode(c)) == 1 for c in ("red", "green", "blue", "yellow"))
-
-    other = shared_base_model(cfg, tmp_path, seed=101)
-    a, b = _weights(tmp_path / "base_models" / "seed_0"), _weights(tmp_path / "base_models" / "seed_101")
-    assert other.endswith("seed_101") and a.keys() == b.keys()
-    assert any(not np.array_equal(a[k], b[k]) for k in a)  # another initialisation
 
     for i, w in enumerate([[1.0, 0.0, 0.0], [0.2, 0.3, 0.5]]):
         job = make_job(cfg, i, np.array(w), tmp_path / "runs" / str(i), model_path=path)
@@ -44,4 +34,4 @@ def test_no_shared_model_for_a_real_checkpoint_or_when_switched_off(tmp_path):
                                                 ["search.shared_base_model=false"]), tmp_path) is None
     assert shared_base_model(load_search_config("configs/mixture_quickstart.yaml",
                                                 ["base.model.path=/models/x"]), tmp_path) is None
-    assert not (tmp_path / "base_models").exists()
+    assert not (tmp_path / "base_model").exists()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-from mmrl.config import Config, ConfigError, from_dict, to_dict
+from mmrl.config import Config, ConfigError, from_dict, load_config, to_dict
 from mmrl.mixtures.executors import LocalExecutor, ProxyJob
 from mmrl.mixtures.search import (
     MixtureSearchConfig,
@@ -144,8 +144,8 @@ def test_outputs_and_confirmation_written(tmp_path):
 
 
 def test_confirmation_runs_use_fresh_seeds(tmp_path):
-    """Each confirmation seed trains best and uniform once, on a train and model seed no proxy run used; the
-    report pairs them by seed."""
+    """Each confirmation seed trains best and uniform once, on a train.seed no proxy run used (the model's seed
+    stays the proxy runs'); the report pairs them by seed."""
     seen = {}
 
     def run_fn(job):
@@ -160,8 +160,8 @@ def test_confirmation_runs_use_fresh_seeds(tmp_path):
     proxy_seeds = {(c.train.seed, c.model.seed) for i, (c, _) in seen.items() if i >= 0}
     confirm_runs = {i: v for i, v in seen.items() if i < 0}
     assert proxy_seeds == {(0, 0)} and len(confirm_runs) == 6
-    assert sorted((c.train.seed, c.model.seed) for c, _ in confirm_runs.values()) == [(7, 7)] * 2 + [(8, 8)] * 2 + [
-        (9, 9)] * 2
+    assert sorted((c.train.seed, c.model.seed) for c, _ in confirm_runs.values()) == [(7, 0)] * 2 + [(8, 0)] * 2 + [
+        (9, 0)] * 2
     assert len({d for _, d in seen.values()}) == len(seen)  # every run has its own directory
     conf = summary["confirmation"]
     w_best = np.array(list(conf["best"]["weights"].values()))
@@ -180,10 +180,10 @@ def test_confirmation_runs_use_fresh_seeds(tmp_path):
 def test_confirmation_seeds_must_be_fresh_and_distinct(seeds):
     with pytest.raises(ConfigError, match="confirm_seeds"):
         make_cfg(confirm=True, confirm_seeds=seeds)
-    base = {"train": {"seed": 5}, "model": {"seed": 6}}
-    with pytest.raises(ConfigError, match=r"\[5, 6\]"):
-        validate_search_config(from_dict(MixtureSearchConfig, {**to_dict(make_cfg()), "base": base,
-                                                               "confirm": True, "confirm_seeds": [6]}))
+    data = {**to_dict(make_cfg()), "base": {"train": {"seed": 5}}, "confirm": True}
+    with pytest.raises(ConfigError, match="train.seed 5"):
+        validate_search_config(from_dict(MixtureSearchConfig, {**data, "confirm_seeds": [1, 5]}))
+    validate_search_config(from_dict(MixtureSearchConfig, {**data, "confirm_seeds": [0, 1]}))
 
 
 def test_local_executor_runs_at_most_workers_at_once():
@@ -248,8 +248,9 @@ def test_cli_fit_and_optimize(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_real_tiny_local_search(tmp_path):
-    """Two domains, three 1-step proxy runs through real `mmrl.cli train` + eval subprocesses. One row is
-    already in the table (a resumed search), so two real runs execute, in parallel."""
+    """Two domains, three 1-step proxy runs through real proxy subprocesses (train, then score the targets),
+    from one shared base model. One row is already in the table (a resumed search), so two real runs execute, in
+    parallel."""
     cfg = load_search_config("configs/mixture_quickstart.yaml", [
         "domains=[{name: color, id: mmrl/Classification-v0, kwargs: {source: shapes, label: color}},"
         " {name: shape, id: mmrl/Classification-v0, kwargs: {source: shapes, label: shape}}]",
@@ -266,9 +267,11 @@ def test_real_tiny_local_search(tmp_path):
     assert sorted(rows) == [0, 1, 2] and summary["n_failed"] == 0, [r["error"] for r in rows.values()]
     for i in (1, 2):
         assert 0.0 <= rows[i]["score"] <= 1.0
-        assert (tmp_path / "runs" / str(i) / "train.log").is_file()
-        assert (tmp_path / "runs" / str(i) / "eval.log").is_file()
+        assert "mmrl train" not in rows[i]["error"] and (tmp_path / "runs" / str(i) / "proxy.log").is_file()
+        assert json.loads((tmp_path / "runs" / str(i) / "target_scores.json").read_text())["color_test"] == rows[i][
+            "score"]
     assert not (tmp_path / "runs" / "0").exists()
+    assert load_config(str(tmp_path / "runs" / "1" / "config.yaml")).model.path == str(tmp_path / "base_model")
     assert (tmp_path / "best_mixture.json").is_file() and (tmp_path / "plots/predicted_vs_observed.png").is_file()
 
 
