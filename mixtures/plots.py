@@ -73,7 +73,7 @@ def plot_simplex(predictor, W: np.ndarray, y: np.ndarray, domains: list[str], be
                    label="optimised")
     for (cx, cy), name, (dx, dy) in zip(_to_xy(np.eye(3)), domains, [(-0.04, -0.06), (0.04, -0.06), (0, 0.04)]):
         ax.annotate(name, (cx + dx, cy + dy), ha="center", fontsize=9)
-    fig.colorbar(cs, ax=ax, label="target score (predicted; points: observed)")
+    fig.colorbar(cs, ax=ax, label="target score (predicted; points: observed)", format="%.2f")
     ax.set_xlim(-0.12, 1.12)
     ax.set_ylim(-0.12, 1.0)
     ax.set_aspect("equal")
