@@ -1,22 +1,29 @@
 """Where MoDoMoDo proxy runs execute: parallel local processes, or Ray tasks.
 
 A proxy run is described by a :class:`ProxyJob` and performed by a *run function* ``run_fn(job) -> dict``
-(:func:`run_proxy` by default: ``python -m mmrl.cli train`` in a subprocess, then a second subprocess that
-evaluates the final checkpoint on each target env). An executor only schedules run functions and yields their
+(:func:`run_proxy` by default: one subprocess that runs ``mmrl train`` and then scores the final checkpoint on
+each target env). An executor only schedules run functions and yields their
 results as they finish, so a test can inject a fast fake run function and keep the scheduling real.
+
+Every subprocess a run function starts through :func:`run_logged` is the leader of its own process group. When
+the search is stopped (SIGINT, or SIGTERM, which :class:`LocalExecutor` turns into an exception while it runs),
+the executor kills those groups, grandchildren included, before it returns: no proxy run outlives the search.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +44,8 @@ class ProxyJob:
     """The resolved mmrl train config of this run."""
     targets: list[dict[str, Any]]
     """Held-out target envs: dicts with name, id, kwargs, eval_kwargs."""
+    target_episodes: int | None = None
+    """Held-out episodes per target; None keeps the run's eval.episodes."""
 
 
 def failed_result(error: str, seconds: float = 0.0) -> dict[str, Any]:
@@ -50,28 +59,94 @@ def _subprocess_env() -> dict[str, str]:
     return env
 
 
-def _run_logged(cmd: list[str], log_path: Path) -> None:
-    with open(log_path, "w", encoding="utf-8") as log:
-        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=_subprocess_env())
-    if proc.returncode != 0:
+class ChildProcesses:
+    """The live subprocesses of proxy runs, each leading its own process group, so the search can kill them all
+    (and whatever they started) when it is stopped; once stopping, no new one starts."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: set[subprocess.Popen] = set()
+        self._stopping = False
+
+    def run(self, cmd: list[str], log_path: Path) -> int:
+        """Run `cmd` to completion in a new session (process group), stdout and stderr to `log_path`; returns
+        its exit code. Raises RuntimeError when the search is being stopped."""
+        with open(log_path, "w", encoding="utf-8") as log, self._lock:
+            if self._stopping:
+                raise RuntimeError("the search is stopping: not starting " + " ".join(cmd[2:4]))
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=_subprocess_env(),
+                                    start_new_session=True)
+            self._live.add(proc)
+        try:
+            return proc.wait()
+        except BaseException:  # e.g. a Ray task cancelled while it waits: its child must not outlive it
+            kill_groups([proc])
+            raise
+        finally:
+            with self._lock:
+                self._live.discard(proc)
+
+    @contextlib.contextmanager
+    def killed_on_exit(self, grace_s: float = 5.0) -> Iterator[None]:
+        """Within the block children run normally; if the block is left by an exception (KeyboardInterrupt, the
+        SystemExit of SIGTERM, GeneratorExit when the caller stops iterating), every live process group gets
+        SIGTERM, then SIGKILL after `grace_s`, and new runs are refused from then on (until the next block
+        starts: the threads of a stopped run may still try to start its next step)."""
+        with self._lock:
+            self._stopping = False
+        try:
+            yield
+        except BaseException:
+            self.kill_all(grace_s)
+            raise
+
+    def kill_all(self, grace_s: float = 5.0) -> None:
+        """Refuse new runs and kill the process groups of the live ones."""
+        with self._lock:
+            self._stopping = True
+            procs = list(self._live)
+        kill_groups(procs, grace_s)
+
+
+def kill_groups(procs: list[subprocess.Popen], grace_s: float = 5.0) -> None:
+    """SIGTERM to each process's group, SIGKILL to the groups after `grace_s` (members that ignored SIGTERM or
+    were started by the leader), and reap the leaders."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, sig)  # the group outlives its leader: also reaches grandchildren
+        deadline = time.monotonic() + grace_s
+        for proc in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()) if sig == signal.SIGTERM else None)
+
+
+CHILDREN = ChildProcesses()
+"""The subprocesses of this process's proxy runs (see :func:`run_logged`)."""
+
+
+def run_logged(cmd: list[str], log_path: Path) -> None:
+    """Run one step of a proxy run as a killable child (:data:`CHILDREN`); raise RuntimeError on failure with
+    the log's last lines."""
+    code = CHILDREN.run(cmd, log_path)
+    if code != 0:
         tail = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
-        raise RuntimeError(f"{' '.join(cmd[2:4])} exited with {proc.returncode} (see {log_path}): {' | '.join(tail)}")
+        raise RuntimeError(f"{' '.join(cmd[2:4])} exited with {code} (see {log_path}): {' | '.join(tail)}")
 
 
 def run_proxy(job: ProxyJob) -> dict[str, Any]:
-    """The default run function: train in one subprocess, evaluate on the targets in another.
-
-    Each step's stdout and stderr go to ``train.log`` / ``eval.log`` in the run directory. Never raises: an
+    """The default run function: one subprocess (:func:`proxy_main`) trains the run, then scores its final
+    checkpoint on the targets; its stdout and stderr go to ``proxy.log`` in the run directory. Never raises: an
     exception or a non-zero exit becomes a ``failed`` result carrying the error.
     """
     start = time.monotonic()
     run_dir = Path(job.run_dir)
     try:
-        _run_logged([sys.executable, "-m", "mmrl.cli", "train", job.config_path], run_dir / "train.log")
-        out = run_dir / "target_scores.json"
-        _run_logged([sys.executable, "-m", "mmrl.mixtures.executors", "evaluate", str(run_dir),
-                     json.dumps(job.targets), str(out)], run_dir / "eval.log")
-        per_target = json.loads(out.read_text(encoding="utf-8"))
+        job_path = run_dir / "job.json"
+        job_path.write_text(json.dumps(asdict(job), indent=2), encoding="utf-8")
+        run_logged([sys.executable, "-m", "mmrl.mixtures.executors", "proxy", str(job_path)],
+                   run_dir / "proxy.log")
+        per_target = json.loads((run_dir / "target_scores.json").read_text(encoding="utf-8"))
     except Exception as error:  # noqa: BLE001 - a failed proxy run must not stop the search
         return failed_result(f"{type(error).__name__}: {error}", time.monotonic() - start)
     score = sum(per_target.values()) / len(per_target)
@@ -79,15 +154,29 @@ def run_proxy(job: ProxyJob) -> dict[str, Any]:
             "error": ""}
 
 
-def evaluate_targets(run_dir: str, targets: list[dict[str, Any]]) -> dict[str, float]:
+def proxy_main(job: ProxyJob) -> dict[str, float]:
+    """Body of a proxy run's subprocess (one interpreter for both steps, so torch is imported once): `mmrl train`
+    on the job's config, then the target scores, written to ``target_scores.json``."""
+    from mmrl.cli import main as cli_main
+
+    if cli_main(["train", job.config_path]) != 0:
+        raise RuntimeError(f"mmrl train {job.config_path} failed")
+    scores = evaluate_targets(job.run_dir, job.targets, job.target_episodes)
+    (Path(job.run_dir) / "target_scores.json").write_text(json.dumps(scores, indent=2), encoding="utf-8")
+    return scores
+
+
+def evaluate_targets(run_dir: str, targets: list[dict[str, Any]], episodes: int | None = None) -> dict[str, float]:
     """Held-out success rate of `run_dir`'s final checkpoint on each target env (one evaluation per target, so
-    two targets with the same gymnasium id but different kwargs are scored apart)."""
+    two targets with the same gymnasium id but different kwargs are scored apart), over `episodes` episodes
+    (None: the run's eval.episodes)."""
     from mmrl.eval import evaluate_checkpoint
 
     scores = {}
     for target in targets:
         spec = {k: target[k] for k in ("id", "kwargs", "eval_kwargs")}
-        metrics = evaluate_checkpoint(run_dir, [f"envs={json.dumps([spec])}"])
+        overrides = [f"envs={json.dumps([spec])}"] + ([f"eval.episodes={episodes}"] if episodes else [])
+        metrics = evaluate_checkpoint(run_dir, overrides)
         scores[target["name"]] = float(metrics["success_rate"])
     return scores
 
@@ -111,9 +200,11 @@ class LocalExecutor:
 
     def map(self, run_fn: RunFn, jobs: Iterable[ProxyJob]) -> Iterator[tuple[ProxyJob, dict[str, Any]]]:
         """Yield ``(job, result)`` in order of completion. A job starts only when a slot is free and the caller
-        has taken the previous result, so a killed search leaves no queued runs behind."""
+        has taken the previous result, so a killed search leaves no queued runs behind; if the search is stopped
+        (an exception in the caller, who must close this generator, or SIGINT/SIGTERM) the runs in flight are
+        killed, process groups and all."""
         queue = iter(jobs)
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+        with _sigterm_raises(), ThreadPoolExecutor(max_workers=self.workers) as pool, CHILDREN.killed_on_exit():
             pending: dict[Any, ProxyJob] = {}
 
             def submit_next() -> None:
@@ -128,6 +219,25 @@ class LocalExecutor:
                 for future in sorted(done, key=lambda f: pending[f].index):
                     yield pending.pop(future), future.result()
                     submit_next()
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While the block runs, SIGTERM raises SystemExit(143) in the main thread (as SIGINT raises
+    KeyboardInterrupt), so the executor can clean up; the previous handler is restored after. A no-op off the
+    main thread, where handlers cannot be set."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class RayExecutor:
@@ -150,10 +260,14 @@ class RayExecutor:
         ray = self.ray
         task = ray.remote(num_cpus=self.num_cpus, max_retries=0)(_safe_call)
         pending = {task.remote(run_fn, job): job for job in jobs}
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            for ref in done:
-                yield pending.pop(ref), ray.get(ref)
+        try:
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                for ref in done:
+                    yield pending.pop(ref), ray.get(ref)
+        finally:  # stopped early: cancel the rest (a running task's children are killed as it unwinds)
+            for ref in pending:
+                ray.cancel(ref)
 
 
 def make_executor(kind: str, workers: int) -> LocalExecutor | RayExecutor:
@@ -165,13 +279,11 @@ def make_executor(kind: str, workers: int) -> LocalExecutor | RayExecutor:
 
 
 def _main(argv: list[str]) -> int:
-    if len(argv) != 4 or argv[0] != "evaluate":
-        print("usage: python -m mmrl.mixtures.executors evaluate RUN_DIR TARGETS_JSON OUT_JSON", file=sys.stderr)
+    if len(argv) != 2 or argv[0] != "proxy":
+        print("usage: python -m mmrl.mixtures.executors proxy JOB_JSON", file=sys.stderr)
         return 2
-    _, run_dir, targets, out = argv
-    scores = evaluate_targets(run_dir, json.loads(targets))
-    Path(out).write_text(json.dumps(scores, indent=2), encoding="utf-8")
-    print(json.dumps(scores))
+    job = ProxyJob(**json.loads(Path(argv[1]).read_text(encoding="utf-8")))
+    print(json.dumps(proxy_main(job)))
     return 0
 
 

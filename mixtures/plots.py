@@ -45,9 +45,9 @@ def _to_xy(W: np.ndarray) -> np.ndarray:
 
 
 def plot_simplex(predictor, W: np.ndarray, y: np.ndarray, domains: list[str], best: np.ndarray | None,
-                 path: str | os.PathLike[str], resolution: int = 60) -> Path:
+                 path: str | os.PathLike[str], resolution: int = 60, note: str = "") -> Path:
     """Heat map of the predictor over the 3-domain simplex, observed runs as points coloured by their score on
-    the same scale, and the optimiser's mixture as a star."""
+    the same scale, and the optimiser's mixture as a star; `note` is a second title line."""
     import matplotlib.tri as mtri
 
     if len(domains) != 3:
@@ -73,13 +73,13 @@ def plot_simplex(predictor, W: np.ndarray, y: np.ndarray, domains: list[str], be
                    label="optimised")
     for (cx, cy), name, (dx, dy) in zip(_to_xy(np.eye(3)), domains, [(-0.04, -0.06), (0.04, -0.06), (0, 0.04)]):
         ax.annotate(name, (cx + dx, cy + dy), ha="center", fontsize=9)
-    fig.colorbar(cs, ax=ax, label="target score (predicted; points: observed)")
+    fig.colorbar(cs, ax=ax, label="target score (predicted; points: observed)", format="%.2f")
     ax.set_xlim(-0.12, 1.12)
     ax.set_ylim(-0.12, 1.0)
     ax.set_aspect("equal")
     ax.axis("off")
     ax.legend(loc="upper right", fontsize=8)
-    ax.set_title("quadratic predictor over the mixture simplex")
+    ax.set_title("quadratic predictor over the mixture simplex" + (f"\n{note}" if note else ""), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -3,7 +3,8 @@ predictor of the held-out target score fitted to them, and the mixture that maxi
 
 ``run_search`` goes: propose (seeds + Dirichlet draws) → proxy runs through an executor, each finished run
 appended to ``results.csv`` (so a restarted search skips what is done) → fit → optimise → plots → optional
-confirmation runs of the best mixture against the uniform one with the same budget.
+confirmation runs of the best mixture against the uniform one with the same budget, on seeds no proxy run used
+(:mod:`mmrl.mixtures.confirm`). With the tiny model every run starts from one shared base model.
 
 A mixture search config (YAML) is strict like a train config: an unknown key is an error naming it.
 """
@@ -18,6 +19,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +75,12 @@ class SearchSettings:
     """Optional per-domain [low, high] weight bounds for proposals and the optimiser."""
     output_dir: str | None = None
     """Search directory; None means runs/mixture/<name>."""
+    target_episodes: int = 200
+    """Held-out episodes per target env when scoring a proxy or confirmation run."""
+    shared_base_model: bool = True
+    """With the tiny model (no base.model.path): build its initial weights and tokenizer once, the tokenizer
+    trained on every domain's and target's prompts, so all runs start from the same model (as MoDoMoDo's runs all
+    start from one checkpoint). False: each run builds its own (base.model.seed) from its own envs' prompts."""
 
 
 @dataclass
@@ -90,6 +98,10 @@ class MixtureSearchConfig:
     """Proposals, execution and fitting."""
     confirm: bool = False
     """After optimising, train the best and the uniform mixture with the same budget and score both."""
+    confirm_seeds: list[int] = field(default_factory=lambda: [101, 102])
+    """train.seed of the confirmation runs (each trains best and uniform once): new data order, sampling and
+    held-out episodes, from the same initial model as the proxy runs. They must differ from the proxy runs'
+    base.train.seed, so confirmation is out of sample."""
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -156,6 +168,13 @@ def validate_search_config(cfg: MixtureSearchConfig) -> None:
         raise ConfigError(f"'search.ridge' must be >= 0, got {s.ridge}")
     if s.bounds is not None and (len(s.bounds) != len(cfg.domains) or any(len(b) != 2 for b in s.bounds)):
         raise ConfigError(f"'search.bounds' must hold one [low, high] per domain ({len(cfg.domains)})")
+    if s.target_episodes < 1:
+        raise ConfigError(f"'search.target_episodes' must be >= 1, got {s.target_episodes}")
+    proxy_train_seed = int(cfg.base.get("train", {}).get("seed", 0))
+    if cfg.confirm and (not cfg.confirm_seeds or len(set(cfg.confirm_seeds)) != len(cfg.confirm_seeds)
+                        or proxy_train_seed in cfg.confirm_seeds):
+        raise ConfigError(f"'confirm_seeds' must be distinct and differ from the proxy runs' train.seed "
+                          f"{proxy_train_seed}, got {cfg.confirm_seeds}")
     if "envs" in cfg.base:
         raise ConfigError("'base.envs' is set by the search (the mixture of 'domains'); remove it")
     try:  # the base must be a valid train config once the mixture is filled in
@@ -176,18 +195,44 @@ def _env_dict(spec: DomainSpec, weight: float | None = None) -> dict[str, Any]:
     return out
 
 
-def train_config(cfg: MixtureSearchConfig, weights: np.ndarray, run_dir: str | os.PathLike[str]):
-    """The full mmrl Config of one proxy run: the base with envs = the domains of non-zero weight."""
+def train_config(cfg: MixtureSearchConfig, weights: np.ndarray, run_dir: str | os.PathLike[str],
+                 seed: int | None = None, model_path: str | None = None, envs: list[DomainSpec] | None = None):
+    """The full mmrl Config of one run: the base with envs = the domains of non-zero weight (or `envs`), and
+    optionally another train.seed and initial weights (model.path)."""
     from mmrl.config import Config, _deep_merge, validate
 
-    envs = [_env_dict(d, w) for d, w in zip(cfg.domains, weights) if w > ZERO_WEIGHT]
     data = _deep_merge(to_dict(Config()), copy.deepcopy(cfg.base))
-    data["envs"] = envs
+    data["envs"] = ([_env_dict(d, w) for d, w in zip(cfg.domains, weights) if w > ZERO_WEIGHT] if envs is None
+                    else [_env_dict(d) for d in envs])
     data["train"]["output_dir"] = os.fspath(run_dir)
     data["train"]["run_name"] = Path(run_dir).name
+    if seed is not None:
+        data["train"]["seed"] = int(seed)
+    if model_path is not None:
+        data["model"]["path"] = model_path
     train_cfg = from_dict(Config, data)
     validate(train_cfg)
     return train_cfg
+
+
+def shared_base_model(cfg: MixtureSearchConfig, out: Path) -> str | None:
+    """The initial weights every run starts from: a tiny model (base.model.seed) whose tokenizer knows every
+    domain's and target's prompts, built once as `out/base_model`. None when the search does not share one (a
+    real base.model.path, or search.shared_base_model false)."""
+    if not cfg.search.shared_base_model or cfg.base.get("model", {}).get("path"):
+        return None
+    path = out / "base_model"
+    if (path / "config.json").is_file():
+        return str(path)
+    from mmrl.models.loading import build_tiny_policy, save_policy
+    from mmrl.trainer import env_corpus
+
+    every_env = train_config(cfg, np.ones(len(cfg.domains)), path, envs=[*cfg.domains, *cfg.targets])
+    tmp = path.with_name(path.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    save_policy(build_tiny_policy(every_env.model, env_corpus(every_env)), str(tmp))
+    tmp.rename(path)  # complete or absent: a search killed here rebuilds it
+    return str(path)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -313,8 +358,11 @@ def write_fit_outputs(out_dir: Path, rows: list[dict[str, Any]], domains: list[s
 
         plot_predicted_vs_observed(predictor, W, y, out_dir / "plots" / "predicted_vs_observed.png")
         if len(domains) == 3:
+            cv = report["cv"]
+            note = (f"{len(y)} proxy runs; {cv['k']}-fold CV R^2 {cv['quadratic']['r2']:.2f} (linear "
+                    f"{cv['linear']['r2']:.2f})" if cv else f"{len(y)} proxy runs")
             plot_simplex(predictor, W, y, domains, np.array(list(best["weights"].values())),
-                         out_dir / "plots" / "simplex.png")
+                         out_dir / "plots" / "simplex.png", note=note)
     return {"predictor": predictor, "report": report, "best": best}
 
 
@@ -326,16 +374,18 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, atol=1e-8))
 
 
-def make_job(cfg: MixtureSearchConfig, index: int, weights: np.ndarray, run_dir: Path) -> ProxyJob:
+def make_job(cfg: MixtureSearchConfig, index: int, weights: np.ndarray, run_dir: Path, seed: int | None = None,
+             model_path: str | None = None) -> ProxyJob:
     """Write the run's train config into a fresh `run_dir` (a half-finished earlier attempt is removed, so a
     re-run starts from scratch) and describe the job."""
     if run_dir.exists():
         shutil.rmtree(run_dir)
     run_dir.mkdir(parents=True)
     config_path = run_dir / "proxy_config.yaml"
-    save_config(train_config(cfg, weights, run_dir), config_path)
+    save_config(train_config(cfg, weights, run_dir, seed, model_path), config_path)
     return ProxyJob(index=index, weights=[float(w) for w in weights], run_dir=str(run_dir),
-                    config_path=str(config_path), targets=[_env_dict(t) | {"name": t.name} for t in cfg.targets])
+                    config_path=str(config_path), targets=[_env_dict(t) | {"name": t.name} for t in cfg.targets],
+                    target_episodes=cfg.search.target_episodes)
 
 
 def run_search(cfg: MixtureSearchConfig, search_dir: str | os.PathLike[str] | None = None,
@@ -345,7 +395,8 @@ def run_search(cfg: MixtureSearchConfig, search_dir: str | os.PathLike[str] | No
 
     `run_fn(job) -> {"status", "score", "per_target", "seconds", "error"}` performs one proxy run
     (:func:`run_proxy` by default); `executor` schedules them (from `cfg.search` by default). Finished rows of an
-    existing results.csv whose weights match a proposal are kept and not re-run.
+    existing results.csv whose weights match a proposal are kept and not re-run. The shared base model is built
+    only for the default run function (a fake one in tests needs none).
     """
     out = Path(search_dir) if search_dir is not None else search_directory(cfg)
     out.mkdir(parents=True, exist_ok=True)
@@ -367,13 +418,16 @@ def run_search(cfg: MixtureSearchConfig, search_dir: str | os.PathLike[str] | No
     log(f"mixture search {cfg.name}: {len(W)} mixtures over {domains}, {len(done)} already done, "
         f"{len(todo)} to run -> {out}")
     if todo:
-        jobs = [make_job(cfg, i, W[i], out / "runs" / str(i)) for i in todo]
+        base_model = shared_base_model(cfg, out) if run_fn is run_proxy else None
+        jobs = [make_job(cfg, i, W[i], out / "runs" / str(i), model_path=base_model) for i in todo]
         executor = executor or make_executor(s.executor, s.workers)
-        for job, result in executor.map(run_fn, jobs):
-            append_result(results_path, domains, targets, job, result)
-            weights = ", ".join(f"{d}={w:.2f}" for d, w in zip(domains, job.weights))
-            log(f"  run {job.index} [{weights}] {result['status']} score={result['score']:.3f} "
-                f"({result['seconds']:.0f}s){' ' + result['error'][:200] if result['error'] else ''}")
+        # closing(): if this loop is left by an exception, the executor kills the runs in flight at once
+        with closing(executor.map(run_fn, jobs)) as finished:
+            for job, result in finished:
+                append_result(results_path, domains, targets, job, result)
+                weights = ", ".join(f"{d}={w:.2f}" for d, w in zip(domains, job.weights))
+                log(f"  run {job.index} [{weights}] {result['status']} score={result['score']:.3f} "
+                    f"({result['seconds']:.0f}s){' ' + result['error'][:200] if result['error'] else ''}")
     # Fit on the table as written (sorted by index), so a resumed search fits exactly what a single one does.
     rows = sorted((r for r in read_results(results_path)[2] if r["index"] < len(W)
                    and _same(r["weights"], W[r["index"]])), key=lambda r: r["index"])
@@ -381,44 +435,16 @@ def run_search(cfg: MixtureSearchConfig, search_dir: str | os.PathLike[str] | No
     report = fit["report"]
     if report["cv"]:
         cv = report["cv"]
-        log(f"predictor: ridge {report['ridge']:.3g} ({report['ridge_choice']}), {cv['k']}-fold CV RMSE "
-            f"quadratic {cv['quadratic']['rmse']:.4f} vs linear {cv['linear']['rmse']:.4f}")
+        log(f"predictor: ridge {report['ridge']:.3g} ({report['ridge_choice']}), {cv['k']}-fold CV: quadratic "
+            f"RMSE {cv['quadratic']['rmse']:.4f} R^2 {cv['quadratic']['r2']:.3f}, linear RMSE "
+            f"{cv['linear']['rmse']:.4f} R^2 {cv['linear']['r2']:.3f}")
     log(f"best mixture: {json.dumps(fit['best'])}")
     summary = {"search_dir": str(out), "n_runs": len(rows),
                "n_failed": sum(r["status"] == "failed" for r in rows), "fit": report, "best": fit["best"]}
     if cfg.confirm:
-        summary["confirmation"] = confirm(cfg, out, fit["best"], run_fn, executor or make_executor(s.executor,
-                                                                                                      s.workers), log)
+        from mmrl.mixtures.confirm import confirm
+
+        summary["confirmation"] = confirm(cfg, out, fit["best"], run_fn,
+                                          executor or make_executor(s.executor, s.workers), log)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
     return summary
-
-
-def confirm(cfg: MixtureSearchConfig, out: Path, best: dict[str, Any], run_fn: RunFn,
-            executor: LocalExecutor | RayExecutor, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Train the predicted-best and the uniform mixture with the proxy budget and score both on the targets;
-    writes confirmation.json (reused on restart when it holds the same best mixture)."""
-    path = out / "confirmation.json"
-    w_best = np.array(list(best["weights"].values()))
-    if path.is_file():
-        old = json.loads(path.read_text())
-        if _same(np.array(list(old["best"]["weights"].values())), w_best):
-            log("confirmation already done: " + _confirm_line(old))
-            return old
-    m = len(cfg.domains)
-    jobs = [make_job(cfg, -1, w_best, out / "confirm" / "best"),
-            make_job(cfg, -2, np.full(m, 1.0 / m), out / "confirm" / "uniform")]
-    results = {job.index: result for job, result in executor.map(run_fn, jobs)}
-    report = {"best": {"weights": best["weights"], "predicted_score": best["predicted_score"], **results[-1]},
-              "uniform": {"weights": {d.name: 1.0 / m for d in cfg.domains}, **results[-2]}}
-    ok = all(report[k]["status"] == "ok" for k in ("best", "uniform"))
-    report["best_beats_uniform"] = bool(ok and report["best"]["score"] > report["uniform"]["score"])
-    path.write_text(json.dumps(report, indent=2, default=float) + "\n")
-    log("confirmation: " + _confirm_line(report))
-    return report
-
-
-def _confirm_line(report: dict[str, Any]) -> str:
-    b, u = report["best"], report["uniform"]
-    verdict = {True: "the optimised mixture beat uniform", False: "the optimised mixture did NOT beat uniform"}
-    return (f"optimised {b['score']:.3f} ({b['status']}) vs uniform {u['score']:.3f} ({u['status']}) on the "
-            f"targets: {verdict[report['best_beats_uniform']]}")

@@ -72,7 +72,12 @@ def _run_mixture(args: argparse.Namespace) -> int:
 
     if args.mixture_command == "search":
         cfg = search.load_search_config(args.config, args.overrides)
-        summary = search.run_search(cfg)
+        try:
+            summary = search.run_search(cfg)
+        except (KeyboardInterrupt, SystemExit) as stop:  # SystemExit: SIGTERM (its proxy runs are killed)
+            print(f"mmrl mixture search: stopped; finished runs are in {search.search_directory(cfg)}/results.csv "
+                  "and the same command resumes", file=sys.stderr)
+            return 130 if isinstance(stop, KeyboardInterrupt) else int(stop.code or 1)
         print(json.dumps({k: summary[k] for k in ("search_dir", "n_runs", "n_failed", "best")}, indent=2))
         return 0
     domains, _, rows = search.read_results(args.results)

@@ -8,8 +8,9 @@ import threading
 
 import numpy as np
 import pytest
+import yaml
 
-from mmrl.config import ConfigError, from_dict
+from mmrl.config import Config, ConfigError, from_dict, load_config, to_dict
 from mmrl.mixtures.executors import LocalExecutor, ProxyJob
 from mmrl.mixtures.search import (
     MixtureSearchConfig,
@@ -22,13 +23,15 @@ from mmrl.mixtures.search import (
 SHAPES = {"id": "mmrl/Classification-v0", "eval_kwargs": {"split": "test"}}
 
 
-def make_cfg(m: int = 3, n_random: int = 4, confirm: bool = False, **search) -> MixtureSearchConfig:
+def make_cfg(m: int = 3, n_random: int = 4, confirm: bool = False, confirm_seeds=(101, 102),
+             **search) -> MixtureSearchConfig:
     data = {
         "name": "t",
         "domains": [{"name": f"d{i}", **SHAPES} for i in range(m)],
         "targets": [{"name": "a", **SHAPES}, {"name": "b", **SHAPES}],
         "search": {"n_random": n_random, "workers": 1, **search},
         "confirm": confirm,
+        "confirm_seeds": list(confirm_seeds),
     }
     cfg = from_dict(MixtureSearchConfig, data)
     validate_search_config(cfg)
@@ -134,9 +137,53 @@ def test_outputs_and_confirmation_written(tmp_path):
     grid = np.random.default_rng(0).dirichlet(np.ones(3), size=4000)
     assert true_score(w) >= 0.98 * max(true_score(g) for g in grid)  # exact quadratic: recovered optimum
     conf = summary["confirmation"]
-    assert conf["best"]["score"] == pytest.approx(true_score(w))
-    assert conf["uniform"]["score"] == pytest.approx(true_score(np.full(3, 1 / 3)))
-    assert conf["best_beats_uniform"] is True
+    assert conf["seeds"] == conf["paired_seeds"] == [101, 102]
+    assert conf["best"]["mean"] == pytest.approx(true_score(w)) and conf["best"]["std"] == pytest.approx(0.0)
+    assert conf["uniform"]["mean"] == pytest.approx(true_score(np.full(3, 1 / 3)))
+    assert conf["best_beats_uniform"] is True and conf["best_wins"] == 2
+
+
+def test_confirmation_runs_use_fresh_seeds(tmp_path):
+    """Each confirmation seed trains best and uniform once, on a train.seed no proxy run used (the model's seed
+    stays the proxy runs'); the report pairs them by seed."""
+    seen = {}
+
+    def run_fn(job):
+        seen[job.index] = (from_dict(Config, yaml.safe_load(open(job.config_path))), job.run_dir)
+        out = fake_run(job)
+        if job.index < 0:  # confirmation: make the score depend on the seed
+            out["score"] += 0.01 * seen[job.index][0].train.seed
+        return out
+
+    cfg = make_cfg(confirm=True, confirm_seeds=[7, 8, 9])
+    summary = run_search(cfg, tmp_path, run_fn=run_fn, plots=False, log=lambda s: None)
+    proxy_seeds = {(c.train.seed, c.model.seed) for i, (c, _) in seen.items() if i >= 0}
+    confirm_runs = {i: v for i, v in seen.items() if i < 0}
+    assert proxy_seeds == {(0, 0)} and len(confirm_runs) == 6
+    assert sorted((c.train.seed, c.model.seed) for c, _ in confirm_runs.values()) == [(7, 0)] * 2 + [(8, 0)] * 2 + [
+        (9, 0)] * 2
+    assert len({d for _, d in seen.values()}) == len(seen)  # every run has its own directory
+    conf = summary["confirmation"]
+    w_best = np.array(list(conf["best"]["weights"].values()))
+    expected = [true_score(w_best) + 0.01 * s for s in (7, 8, 9)]
+    assert [conf["best"]["runs"][str(s)]["score"] for s in (7, 8, 9)] == pytest.approx(expected)
+    assert conf["best"]["mean"] == pytest.approx(np.mean(expected))
+    assert conf["best"]["std"] == pytest.approx(np.std(expected, ddof=1))
+    assert conf["mean_difference"] == pytest.approx(true_score(w_best) - true_score(np.full(3, 1 / 3)))
+    again = []
+    run_search(cfg, tmp_path, run_fn=lambda job: again.append(job) or fake_run(job), plots=False,
+               log=lambda s: None)
+    assert again == []  # confirmation.json is reused for the same best mixture and seeds
+
+
+@pytest.mark.parametrize("seeds", [[0, 1], [3, 3], []])
+def test_confirmation_seeds_must_be_fresh_and_distinct(seeds):
+    with pytest.raises(ConfigError, match="confirm_seeds"):
+        make_cfg(confirm=True, confirm_seeds=seeds)
+    data = {**to_dict(make_cfg()), "base": {"train": {"seed": 5}}, "confirm": True}
+    with pytest.raises(ConfigError, match="train.seed 5"):
+        validate_search_config(from_dict(MixtureSearchConfig, {**data, "confirm_seeds": [1, 5]}))
+    validate_search_config(from_dict(MixtureSearchConfig, {**data, "confirm_seeds": [0, 1]}))
 
 
 def test_local_executor_runs_at_most_workers_at_once():
@@ -176,7 +223,7 @@ def test_config_rejects_bad_values():
 
 def test_quickstart_config_loads_and_base_path_works(tmp_path):
     cfg = load_search_config("configs/mixture_quickstart.yaml", ["base.train.total_steps=3"])
-    assert [d.name for d in cfg.domains] == ["color", "shape", "digits"] and cfg.base["train"]["total_steps"] == 3
+    assert [d.name for d in cfg.domains] == ["warm", "cool", "digits"] and cfg.base["train"]["total_steps"] == 3
     (tmp_path / "base.yaml").write_text("train: {total_steps: 2}\n")
     (tmp_path / "mix.yaml").write_text(
         "base: base.yaml\ndomains: [{name: c, id: mmrl/Classification-v0}]\ntargets: [{name: t, id: x/Y-v0}]\n")
@@ -201,8 +248,9 @@ def test_cli_fit_and_optimize(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_real_tiny_local_search(tmp_path):
-    """Two domains, three 1-step proxy runs through real `mmrl.cli train` + eval subprocesses. One row is
-    already in the table (a resumed search), so two real runs execute, in parallel."""
+    """Two domains, three 1-step proxy runs through real proxy subprocesses (train, then score the targets),
+    from one shared base model. One row is already in the table (a resumed search), so two real runs execute, in
+    parallel."""
     cfg = load_search_config("configs/mixture_quickstart.yaml", [
         "domains=[{name: color, id: mmrl/Classification-v0, kwargs: {source: shapes, label: color}},"
         " {name: shape, id: mmrl/Classification-v0, kwargs: {source: shapes, label: shape}}]",
@@ -219,9 +267,11 @@ def test_real_tiny_local_search(tmp_path):
     assert sorted(rows) == [0, 1, 2] and summary["n_failed"] == 0, [r["error"] for r in rows.values()]
     for i in (1, 2):
         assert 0.0 <= rows[i]["score"] <= 1.0
-        assert (tmp_path / "runs" / str(i) / "train.log").is_file()
-        assert (tmp_path / "runs" / str(i) / "eval.log").is_file()
+        assert "mmrl train" not in rows[i]["error"] and (tmp_path / "runs" / str(i) / "proxy.log").is_file()
+        assert json.loads((tmp_path / "runs" / str(i) / "target_scores.json").read_text())["color_test"] == rows[i][
+            "score"]
     assert not (tmp_path / "runs" / "0").exists()
+    assert load_config(str(tmp_path / "runs" / "1" / "config.yaml")).model.path == str(tmp_path / "base_model")
     assert (tmp_path / "best_mixture.json").is_file() and (tmp_path / "plots/predicted_vs_observed.png").is_file()
 
 
