@@ -132,6 +132,9 @@ class AlgoConfig:
     """PPO: GAE lambda (0 one-step TD, 1 Monte Carlo)."""
     value_coef: float = 0.5
     """PPO: weight of the value loss."""
+    value_trunk_grad: bool = True
+    """PPO: the value loss trains the shared trunk too (RL4VLM); false trains the head alone on detached features,
+    so that large early value errors cannot drown the policy gradient (both go through one gradient clip)."""
     value_clip: float | None = 0.2
     """PPO: how far a value prediction may move from the rollout's before its loss stops improving; None off."""
     thought_coef: float = 0.5

@@ -158,7 +158,7 @@ def ppo_loss(policy: Policy, ref: torch.nn.Module | None, batch: list[Sample], c
     thought-cloning cross-entropy on `clones` (corrected thoughts from the DAgger buffer, action tokens masked)."""
     with_entropy = "grad" if cfg.algo.entropy_coef > 0 else True
     scores = policy.score([s.prompt for s in batch], [s.completion for s in batch], cfg.rollout.temperature,
-                          with_entropy, with_values=True)
+                          with_entropy, with_values=True, value_trunk_grad=cfg.algo.value_trunk_grad)
     device = scores.mask.device
     column = lambda name: torch.tensor([getattr(s, name) for s in batch], device=device)  # noqa: E731
     weight = column("weight")  # (B,)

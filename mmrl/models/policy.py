@@ -241,9 +241,10 @@ class Policy:
         return scores.logprobs, scores.mask, scores.entropy
 
     def score(self, prompts: list[Prompt], completions: list[list[int]], temperature: float = 1.0,
-              with_entropy: bool | str = False, with_values: bool = False) -> Scores:
+              with_entropy: bool | str = False, with_values: bool = False, value_trunk_grad: bool = True) -> Scores:
         """`completion_logprobs`, plus with `with_values` the value head's V(prompt) (B,), read from the last
-        hidden state at the prompt's final token (it sees the observation, not the answer), in the same forward."""
+        hidden state at the prompt's final token (it sees the observation, not the answer), in the same forward.
+        `value_trunk_grad=False` detaches that hidden state: the value loss then trains the head alone."""
         batch = self.collate(prompts, completions)
         mask = batch.pop("completion_mask")
         p_len = batch.pop("prompt_len")
@@ -252,7 +253,8 @@ class Policy:
         values = None
         if with_values:
             head = self.model.get_submodule(VALUE_HEAD)
-            values = head(out.hidden_states[-1][:, p_len - 1].float()).squeeze(-1)  # (B,)
+            features = out.hidden_states[-1][:, p_len - 1].float()  # (B, H)
+            values = head(features if value_trunk_grad else features.detach()).squeeze(-1)  # (B,)
         if c_len == 0:
             empty = mask.new_zeros(mask.shape)
             return Scores(empty, mask, empty if with_entropy else None, values)
