@@ -65,8 +65,8 @@ class VQAGroundingEnv(gym.Env[dict[str, Any], str]):
     Verifiable Rewards") as a one-step env. Each episode serves one VQA-Verify record ``{image, question,
     possible_answers, image_caption, bboxs, width, height}``: from a user's JSONL file (``source="jsonl"``,
     ``path``; see :mod:`mmrl.envs.vqa.records`) or from our procedural scene generator (``source="procedural"``,
-    the default; :mod:`mmrl.envs.vqa.scenes`): 2-5 flat shapes (circle, square, triangle) of distinct
-    colour-and-shape, small or large, on a plain background, asked about an object's colour, a colour's count,
+    the default; :mod:`mmrl.envs.vqa.scenes`): 2-5 (``object_count``) flat shapes (circle, square, triangle) of
+    distinct colour-and-shape, small or large, on a plain background, asked about an object's colour, a colour's count,
     an object's half of the image (left/right, top/bottom) or the relation of two objects (left of, right of,
     above); the generator writes the caption and the boxes of the objects the question is about.
 
