@@ -1,11 +1,11 @@
 """SATORI-R1's staged rewards against the R1-like answer-only baseline on ``mmrl/VQAGrounding-v0`` (tiny VLM, CPU).
 
-    OMP_NUM_THREADS=1 python benchmarks/compare_vqa.py [--steps 120] [--out-dir runs/compare_vqa] [--seed 0]
+    OMP_NUM_THREADS=1 python benchmarks/compare_vqa.py [--steps 130] [--out-dir runs/compare_vqa] [--seed 0]
 
 Trains ``configs/vqa_satori.yaml`` (format + caption + boxes + answer, weight 1 each) and
 ``configs/vqa_answer_only.yaml`` (answer only) with the same seed, so both start from the same random model and
-the same expert warm-start, and see the same training scenes. The two runs go in parallel (one process each;
-``--sequential`` runs them one after the other). Plots answer accuracy and IoU (and the format rate), train curves (sampled at
+the same expert warm-start, and see the same training scenes. The two runs go one after the other (``--parallel``
+runs them at once, one process each), and each run's wall time is recorded in OUT_DIR/wall_times.json. Plots answer accuracy and IoU (and the format rate), train curves (sampled at
 temperature 1) and held-out eval points (greedy, test split), side by side into
 ``docs/vqa_satori_vs_answer_only.png``, and prints the held-out numbers at the start, after the warm-start and
 after RL: answer accuracy, IoU, caption score, format rate.
@@ -17,8 +17,10 @@ measured too (they are just not rewarded).
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from mmrl.logger import read_jsonl
@@ -39,20 +41,26 @@ def train_commands(steps: int, out_dir: Path, seed: int) -> dict[str, list[str]]
     return commands
 
 
-def run_all(commands: dict[str, list[str]], out_dir: Path, sequential: bool) -> None:
-    """Run the trainings (in parallel unless `sequential`), each logging to OUT_DIR/<config>.log."""
+def run_all(commands: dict[str, list[str]], out_dir: Path, parallel: bool) -> dict[str, float]:
+    """Run the trainings (one at a time unless `parallel`), each logging to OUT_DIR/<config>.log; returns each
+    run's wall time in seconds (also written to OUT_DIR/wall_times.json)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    procs = []
+    procs, started, wall = [], {}, {}
     for label, cmd in commands.items():
         log = open(out_dir / f"{Path(cmd[4]).stem}.log", "w")  # noqa: SIM115  (closed after wait)
         print(f"[{label}] {' '.join(cmd[2:])}  (log: {log.name})", flush=True)
+        started[label] = time.monotonic()
         procs.append((label, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT), log))
-        if sequential:
+        if not parallel:
             procs[-1][1].wait()
+            wall[label] = time.monotonic() - started[label]
     for label, proc, log in procs:
         if proc.wait() != 0:
             raise SystemExit(f"[{label}] training failed (exit {proc.returncode}); see {log.name}")
+        wall.setdefault(label, time.monotonic() - started[label])
         log.close()
+    (out_dir / "wall_times.json").write_text(json.dumps(wall, indent=1) + "\n")
+    return wall
 
 
 def held_out(rows: list[dict]) -> dict[str, dict[str, float]]:
@@ -120,18 +128,18 @@ def plot(runs: dict[str, list[dict]], path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--steps", type=int, default=120, help="RL steps per run (after the warm-start)")
+    parser.add_argument("--steps", type=int, default=130, help="RL steps per run (after the warm-start)")
     parser.add_argument("--out-dir", default="runs/compare_vqa", help="where the two run directories go")
     parser.add_argument("--seed", type=int, default=0, help="train.seed of both runs")
     parser.add_argument("--plot", default=str(ROOT / "docs" / "vqa_satori_vs_answer_only.png"), help="PNG path")
-    parser.add_argument("--sequential", action="store_true", help="run one training at a time (default: both at once)")
+    parser.add_argument("--parallel", action="store_true", help="run both trainings at once (default: one at a time)")
     parser.add_argument("--skip-train", action="store_true", help="only re-read OUT_DIR's runs, plot and print")
     args = parser.parse_args(argv)
 
     out_dir = Path(args.out_dir).resolve()
     commands = train_commands(args.steps, out_dir, args.seed)
     if not args.skip_train:
-        run_all(commands, out_dir, args.sequential)
+        run_all(commands, out_dir, args.parallel)
     runs = {label: read_jsonl(out_dir / Path(config).stem / "metrics.jsonl") for label, config in RUNS.items()}
     plot(runs, Path(args.plot))
 
@@ -146,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
                  for c, k in (("format", "reward/format"), ("bbox", "reward/bbox"), ("answer", "reward/answer"),
                               ("caption", "reward/caption"))]
         print(f"{label:24s} " + ", ".join(parts))
+    times = out_dir / "wall_times.json"
+    if times.exists():
+        print("\nwall time (SFT warm-start + RL + evals): " + ", ".join(
+            f"{label} {seconds / 60:.1f} min" for label, seconds in json.loads(times.read_text()).items()))
     print(f"\nplot: {args.plot}")
     return 0
 

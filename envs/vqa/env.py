@@ -12,7 +12,7 @@ from gymnasium import spaces
 from mmrl.config import ModelConfig
 from mmrl.envs.spaces import text_space
 from mmrl.envs.vqa.records import load_jsonl, load_record, split_records
-from mmrl.envs.vqa.scenes import procedural_record
+from mmrl.envs.vqa.scenes import OBJECT_COUNT, check_scene_options, procedural_record
 from mmrl.rewards.satori import SATORI_COMPONENTS, satori_reward
 
 SOURCES = ("procedural", "jsonl")
@@ -65,8 +65,8 @@ class VQAGroundingEnv(gym.Env[dict[str, Any], str]):
     Verifiable Rewards") as a one-step env. Each episode serves one VQA-Verify record ``{image, question,
     possible_answers, image_caption, bboxs, width, height}``: from a user's JSONL file (``source="jsonl"``,
     ``path``; see :mod:`mmrl.envs.vqa.records`) or from our procedural scene generator (``source="procedural"``,
-    the default; :mod:`mmrl.envs.vqa.scenes`): 2-5 flat shapes (circle, square, triangle) of distinct
-    colour-and-shape, small or large, on a plain background, asked about an object's colour, a colour's count,
+    the default; :mod:`mmrl.envs.vqa.scenes`): 2-5 (``object_count``) flat shapes (circle, square, triangle) of
+    distinct colour-and-shape, small or large, on a plain background, asked about an object's colour, a colour's count,
     an object's half of the image (left/right, top/bottom) or the relation of two objects (left of, right of,
     above); the generator writes the caption and the boxes of the objects the question is about.
 
@@ -105,7 +105,9 @@ class VQAGroundingEnv(gym.Env[dict[str, Any], str]):
     (``"train"``/``"test"``: procedural scenes come from disjoint seed streams; JSONL records are split by a
     stable hash of image and question), ``test_fraction`` (0.2, jsonl), ``image_size`` ((height, width), default
     (240, 320)), ``min_pixels`` and ``max_pixels`` (defaults: :class:`mmrl.config.ModelConfig`'s),
-    ``reward_weights``, ``render_mode`` (None or ``"rgb_array"``).
+    ``reward_weights``, ``object_count`` ((low, high), the inclusive range of objects per procedural scene, 2-5 by
+    default) and ``size_scale`` (object radii times this, 1.0 by default; procedural only: fewer, larger objects
+    make the boxes easier to hit), ``render_mode`` (None or ``"rgb_array"``).
 
     ## Version History
     * v0: initial version.
@@ -124,6 +126,8 @@ class VQAGroundingEnv(gym.Env[dict[str, Any], str]):
         min_pixels: int = ModelConfig.min_pixels,
         max_pixels: int = ModelConfig.max_pixels,
         reward_weights: dict[str, float] | None = None,
+        object_count: tuple[int, int] = OBJECT_COUNT,
+        size_scale: float = 1.0,
         render_mode: str | None = None,
     ) -> None:
         for name, value, allowed in (("source", source, SOURCES), ("split", split, SPLITS)):
@@ -140,6 +144,8 @@ class VQAGroundingEnv(gym.Env[dict[str, Any], str]):
             raise ValueError(f"image_size must be (height, width) with both >= 32, got {image_size!r}")
         if not 0.0 <= test_fraction <= 1.0:
             raise ValueError(f"test_fraction must be in [0, 1], got {test_fraction!r}")
+        if source == "procedural":
+            check_scene_options(width, height, object_count, size_scale)
         if not 0 < min_pixels <= max_pixels:
             raise ValueError(f"need 0 < min_pixels <= max_pixels, got {min_pixels} and {max_pixels}")
         self.reward_weights = (
@@ -151,6 +157,8 @@ class VQAGroundingEnv(gym.Env[dict[str, Any], str]):
 
         self.source = source
         self.split = split
+        self.object_count = (int(object_count[0]), int(object_count[1]))
+        self.size_scale = float(size_scale)
         self.height, self.width = height, width
         self.input_height, self.input_width = model_input_size(
             height, width, int(min_pixels), int(max_pixels)
@@ -196,7 +204,7 @@ class VQAGroundingEnv(gym.Env[dict[str, Any], str]):
             # Each scene has its own generator keyed by (split, a number drawn from the env's generator), so the
             # train and test streams never share a generator.
             draw = np.random.default_rng([SPLITS.index(self.split), int(self.np_random.integers(2**63))])
-            record = procedural_record(draw, self.width, self.height)
+            record = procedural_record(draw, self.width, self.height, self.object_count, self.size_scale)
         else:
             index = self._indices[int(self.np_random.integers(len(self._indices)))]
             record = load_record(self._records[index], self.height, self.width)

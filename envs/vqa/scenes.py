@@ -1,5 +1,6 @@
-"""Procedural VQA scenes for ``mmrl/VQAGrounding-v0``: 2-5 flat shapes on a plain background, with a question,
-its possible answers, a caption and the boxes of the objects the question is about (a VQA-Verify record).
+"""Procedural VQA scenes for ``mmrl/VQAGrounding-v0``: 2-5 (by default) flat shapes on a plain background, with a
+question, its possible answers, a caption and the boxes of the objects the question is about (a VQA-Verify
+record).
 
 Shapes are drawn without anti-aliasing, so every object pixel has exactly its colour's RGB value and no two
 objects touch (their boxes are at least :data:`GAP` pixels apart): a test can check every answer from pixels.
@@ -32,6 +33,8 @@ QUESTION_KINDS = ("color", "count", "position", "relation")
 NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five")
 #: Smallest gap in pixels between two objects' boxes.
 GAP = 4
+#: Default range of the number of objects drawn per scene (inclusive).
+OBJECT_COUNT = (2, 5)
 
 
 @dataclass(frozen=True)
@@ -75,21 +78,31 @@ def _where(obj: SceneObject, width: int, height: int) -> str:
 
 
 def render_scene(
-    rng: np.random.Generator, width: int, height: int
+    rng: np.random.Generator,
+    width: int,
+    height: int,
+    object_count: tuple[int, int] = OBJECT_COUNT,
+    size_scale: float = 1.0,
 ) -> tuple[np.ndarray, str, list[SceneObject]]:
-    """Draw 2-5 objects with distinct (colour, shape) on a plain background; returns (image, background, objects)."""
+    """Draw ``object_count`` (inclusive range, 2-5 by default) objects with distinct (colour, shape) on a plain
+    background, their radii :data:`SIZES` times ``size_scale``; returns (image, background, objects).
+
+    An object that finds no free spot in 50 tries is left out (so large objects in a small image can make a
+    scene hold fewer than the drawn count), but every scene holds at least ``object_count[0]`` objects.
+    """
+    low, high = object_count
     background = list(BACKGROUNDS)[rng.integers(len(BACKGROUNDS))]
     image = np.empty((height, width, 3), dtype=np.uint8)
     image[:] = BACKGROUNDS[background]
     kinds = [(c, s) for c in COLORS for s in SHAPES]
-    picked = rng.permutation(len(kinds))[: int(rng.integers(2, 6))]
+    picked = rng.permutation(len(kinds))[: int(rng.integers(low, high + 1))]
     side = min(width, height)
     objects: list[SceneObject] = []
     for index in picked:
         color, shape = kinds[index]
         for _ in range(50):  # rejection sampling for a spot that keeps GAP pixels from every other object
             size = ("small", "large")[rng.integers(2)]
-            radius = rng.uniform(*SIZES[size]) * side
+            radius = rng.uniform(*SIZES[size]) * size_scale * side
             center = rng.uniform(radius + 2, np.array([width, height]) - radius - 2)
             mask = np.zeros((height, width), dtype=np.uint8)
             _draw_shape(mask, shape, center, radius, (1,))
@@ -105,9 +118,25 @@ def render_scene(
                 image[mask.astype(bool)] = COLORS[color]
                 objects.append(SceneObject(color, shape, size, box))
                 break
-    if len(objects) < 2:  # practically never; an image of two fixed objects keeps the contract
-        return render_scene(rng, width, height)
+    if len(objects) < low:  # rare (crowded scene); draw another one from the same stream
+        return render_scene(rng, width, height, object_count, size_scale)
     return image, background, objects
+
+
+def check_scene_options(width: int, height: int, object_count: tuple[int, int], size_scale: float) -> None:
+    """Raise ``ValueError`` unless scenes of these options can be drawn: 2 <= low <= high <= 5 objects (questions
+    about relations need two), every object fits the image, and two small objects fit side by side (so a scene
+    of ``low`` objects can always be found)."""
+    low, high = (int(v) for v in object_count)
+    if not 2 <= low <= high <= len(NUMBER_WORDS) - 1:
+        raise ValueError(f"object_count must be (low, high) with 2 <= low <= high <= 5, got {object_count!r}")
+    side = min(width, height)
+    largest, small = max(r for _, r in SIZES.values()) * size_scale * side, SIZES["small"][1] * size_scale * side
+    if not (size_scale > 0 and largest + 3 < side / 2 and 2 * (2 * small + 1) + GAP + 6 < max(width, height)):
+        raise ValueError(
+            f"size_scale={size_scale!r} must be > 0, fit the largest object (radius {largest:.1f} px) in a"
+            f" {width}x{height} image and two small ones (radius {small:.1f} px) side by side"
+        )
 
 
 def scene_caption(background: str, objects: list[SceneObject], width: int, height: int) -> str:
@@ -161,10 +190,17 @@ def _ask(
     return f"How many {color} objects are there?", [str(len(chosen)), NUMBER_WORDS[len(chosen)]], chosen
 
 
-def procedural_record(rng: np.random.Generator, width: int, height: int) -> dict[str, Any]:
+def procedural_record(
+    rng: np.random.Generator,
+    width: int,
+    height: int,
+    object_count: tuple[int, int] = OBJECT_COUNT,
+    size_scale: float = 1.0,
+) -> dict[str, Any]:
     """One VQA-Verify record ``{image, question, possible_answers, image_caption, bboxs, width, height}`` drawn
-    from ``rng``; ``image`` is an RGB ``uint8`` array of shape ``(height, width, 3)``."""
-    image, background, objects = render_scene(rng, width, height)
+    from ``rng`` (scene options as in :func:`render_scene`); ``image`` is an RGB ``uint8`` array of shape
+    ``(height, width, 3)``."""
+    image, background, objects = render_scene(rng, width, height, object_count, size_scale)
     question, answers, about = _ask(rng, objects, width, height)
     return {
         "image": image,

@@ -138,6 +138,42 @@ def test_procedural_answers_match_the_pixels_and_the_expert_scores_max(split):
     assert kinds == {"count", "color", "position", "relation"}
 
 
+def test_scene_options_draw_fewer_larger_objects():
+    small_env = make(image_size=(84, 112))
+    big_env = make(image_size=(84, 112), object_count=(2, 3), size_scale=2.0)
+    areas = {}
+    for name, env in (("default", small_env), ("big", big_env)):
+        counts, box_areas = set(), []
+        for seed in range(40):
+            obs, info = env.reset(seed=seed)
+            record = env._record
+            check_from_pixels(obs["image"], record["question"], info["possible_answers"], record["bboxs"])
+            foreground = ~(obs["image"] == obs["image"][0, 0]).all(axis=-1)
+            counts.add(cv2.connectedComponents(foreground.astype(np.uint8), connectivity=8)[0] - 1)
+            box_areas += [(b[2] - b[0]) * (b[3] - b[1]) for b in record["bboxs"]]
+            assert env.step(info["expert_action"])[1] == pytest.approx(4.0)
+        assert counts <= ({2, 3} if name == "big" else {2, 3, 4, 5})
+        areas[name] = np.mean(box_areas)
+    assert counts == {2, 3}
+    # Radii doubled: boxes about four times the area (fewer objects also leave room for the large ones).
+    assert 3.0 < areas["big"] / areas["default"] < 5.0
+
+
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"object_count": (1, 3)}, "object_count"),
+        ({"object_count": (3, 2)}, "object_count"),
+        ({"object_count": (2, 6)}, "object_count"),
+        ({"size_scale": 0.0}, "size_scale"),
+        ({"size_scale": 3.5}, "size_scale"),
+    ],
+)
+def test_scene_option_errors(options, match):
+    with pytest.raises(ValueError, match=match):
+        make(image_size=(84, 112), **options)
+
+
 def test_train_and_test_streams_differ(env):
     test_env = make(split="test")
     for seed in range(5):
