@@ -86,8 +86,8 @@ def generate(out: str | Path, n: int, task_types: Sequence[str] = TASK_TYPES, sp
              log=print) -> list[GeneratedGame]:
     """Write ``n`` solvable games, cycling through ``task_types``; returns what was written (with timings).
 
-    Deterministic in ``seed`` (planning time aside). Raises ``ValueError`` for an unknown task type, and
-    ``RuntimeError`` when ``max_tries`` attempts in a row give no solvable game.
+    Deterministic in ``seed``. Raises ``ValueError`` for an unknown task type, a type no small-enough scene can
+    host, or when ``max_tries`` attempts in a row give no solvable game.
     """
     unknown = [t for t in task_types if t not in TASK_TYPES]
     if unknown or not task_types:
@@ -100,8 +100,8 @@ def generate(out: str | Path, n: int, task_types: Sequence[str] = TASK_TYPES, sp
     written: list[GeneratedGame] = []
     for k in range(n):
         task_type = task_types[k % len(task_types)]
+        start = time.perf_counter()  # a game's time includes its failed attempts
         for _ in range(max_tries):
-            start = time.perf_counter()
             scene = load_scene(scenes[task_type][int(rng.integers(len(scenes[task_type])))])
             try:
                 task = sample_task(scene, task_type, rng, n_distractors)
@@ -123,5 +123,17 @@ def generate(out: str | Path, n: int, task_types: Sequence[str] = TASK_TYPES, sp
             log(f"{folder} ({len(walkthrough)} steps, {seconds:.2f} s)")
             break
         else:
-            raise RuntimeError(f"no solvable {task_type} game in {max_tries} tries (max_receptacles={max_receptacles})")
+            raise ValueError(f"no solvable {task_type} game in {max_tries} tries (max_receptacles={max_receptacles})")
     return written
+
+
+def summarize(games: Sequence[GeneratedGame]) -> dict:
+    """Counts and timings of a generation run (what ``mmrl alfworld generate`` prints)."""
+    seconds = [g.seconds for g in games]
+    by_type: dict[str, int] = {}
+    for g in games:
+        by_type[g.task_type] = by_type.get(g.task_type, 0) + 1
+    return {"games": len(games), "by_task_type": by_type, "scenes": sorted({g.scene for g in games}),
+            "walkthrough_steps_mean": float(np.mean([g.steps for g in games])) if games else 0.0,
+            "seconds_per_game_mean": float(np.mean(seconds)) if games else 0.0,
+            "seconds_per_game_max": float(np.max(seconds)) if games else 0.0}

@@ -146,3 +146,14 @@ def test_generate_small_games_are_solvable(tmp_path):
     assert [(g.path / GAME_FILE).read_text() for g in again] == [(g.path / GAME_FILE).read_text() for g in games]
     with pytest.raises(ValueError, match="unknown task types"):
         generate(tmp_path, 1, task_types=["fly"])
+
+
+def test_cli_generate_writes_games_and_reports_errors(tmp_path, capsys):
+    from mmrl.cli import main
+
+    assert main(["alfworld", "generate", "--out", str(tmp_path), "--n", "1", "--tasks", "pick_and_place_simple",
+                 "--max-receptacles", "6", "--seed", "4"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["games"] == 1 and summary["by_task_type"] == {"pick_and_place_simple": 1}
+    assert len(ALFWorldEnv(data_path=str(tmp_path)).games) == 1
+    assert main(["alfworld", "generate", "--out", str(tmp_path), "--n", "1", "--tasks", "nope"]) == 2
