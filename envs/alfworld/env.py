@@ -18,7 +18,7 @@ from mmrl.envs.alfworld.game import GAME_FILE, TRAJ_FILE, find_games, make_engin
 from mmrl.envs.alfworld.problem import TASK_TYPES
 from mmrl.envs.alfworld.scenes import LAYOUT_DIR
 from mmrl.envs.cards.answer import MAX_RESPONSE_LENGTH, format_response, response_action
-from mmrl.envs.spaces import text_space
+from mmrl.envs.spaces import TEXT_CHARSET, text_space
 from mmrl.rewards.parsing import extract_tag
 
 #: Environment variable naming the default game folder.
@@ -30,6 +30,7 @@ MAX_TEXT_LENGTH = 16384
 ENGINE_CACHE = 8
 MAX_ACTION_LENGTH = 300
 NOTHING = "Nothing happens."
+_CHARSET = frozenset(TEXT_CHARSET)
 #: Predicates that change no world state (looking, examining); they do not take the agent off the walkthrough.
 NO_STATE = {"checked", "examined"}
 
@@ -256,9 +257,9 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
         lines.append(f"Step {self._steps} of {self.max_steps}. Admissible actions: "
                      + ", ".join(f'"{c}"' for c in self._state["admissible_commands"]))
         lines.append('Answer with one JSON object: {"thoughts": "your reasoning", "action": "one admissible action"}')
-        text = "\n".join(lines)
-        if len(text) > MAX_TEXT_LENGTH:
-            text = text[-MAX_TEXT_LENGTH:]
+        text = "\n".join(lines)[-MAX_TEXT_LENGTH:]
+        # Official games may carry human-written goals: characters outside the space become "?".
+        text = "".join(c if c in _CHARSET else "?" for c in text)
         if self.render_image:
             return {"text": text, "image": self._draw()}
         return {"text": text}

@@ -157,3 +157,17 @@ def test_cli_generate_writes_games_and_reports_errors(tmp_path, capsys):
     assert summary["games"] == 1 and summary["by_task_type"] == {"pick_and_place_simple": 1}
     assert len(ALFWorldEnv(data_path=str(tmp_path)).games) == 1
     assert main(["alfworld", "generate", "--out", str(tmp_path), "--n", "1", "--tasks", "nope"]) == 2
+
+
+def test_goal_text_outside_the_charset_is_replaced(tmp_path):
+    import shutil
+
+    source = next(g for g in ALFWorldEnv(data_path=str(FIXTURES)).games if "pick_and_place" in g.parent.name)
+    folder = tmp_path / "g"
+    shutil.copytree(source, folder)
+    game = json.loads((folder / GAME_FILE).read_text())
+    game["grammar"] = game["grammar"].replace("Your task is to: ", "Your task is to: \u2603 ")
+    (folder / GAME_FILE).write_text(json.dumps(game))
+    env = ALFWorldEnv(data_path=str(tmp_path))
+    obs, _ = env.reset(seed=0)
+    assert "Your task is to: ? " in obs["text"] and obs in env.observation_space
