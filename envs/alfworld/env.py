@@ -171,7 +171,7 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
         won = bool(self._state["won"])
         parts = {"reward/won": self.won_reward * won,
                  "reward/goal_condition": self.gc_coef * (self._gc - previous_gc),
-                 "reward/invalid": self.invalid_penalty * invalid}
+                 "reward/invalid": self.invalid_penalty if invalid else 0.0}
         terminated, truncated = won, not won and self._steps >= self.max_steps
         self._active = not (terminated or truncated)
         info = {**self._info(), "format_error": format_error, "invalid_action": invalid, **parts}
