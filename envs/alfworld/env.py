@@ -14,7 +14,7 @@ import numpy as np
 from gymnasium import spaces
 
 from mmrl.envs.alfworld import goals, render
-from mmrl.envs.alfworld.game import GAME_FILE, TRAJ_FILE, find_games, make_engine
+from mmrl.envs.alfworld.game import ENGINE_LOCK, GAME_FILE, TRAJ_FILE, find_games, make_engine
 from mmrl.envs.alfworld.problem import TASK_TYPES
 from mmrl.envs.alfworld.scenes import LAYOUT_DIR
 from mmrl.envs.cards.answer import MAX_RESPONSE_LENGTH, format_response, response_action
@@ -147,12 +147,17 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
             index = int(self.np_random.integers(len(self.games)))
         if not 0 <= int(index) < len(self.games):
             raise ValueError(f"options['game'] must be in [0, {len(self.games)}), got {index}")
-        self._start(int(index))
-        return self._observation(), self._info()
+        with ENGINE_LOCK:
+            self._start(int(index))
+            return self._observation(), self._info()
 
     def step(self, action: str):
         if self._game_index is None or not self._active:
             raise RuntimeError("ALFWorldEnv: the episode has ended; call reset() before step()")
+        with ENGINE_LOCK:
+            return self._step(action)
+
+    def _step(self, action: str):
         if self._engine is None:  # unpickled mid-episode: replay the episode so far
             history, steps = self._history, self._steps
             self._start(self._game_index, replay=list(self._commands))

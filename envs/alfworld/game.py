@@ -7,6 +7,7 @@ alfworld's own ``Demangler``, as its ``AlfredDemangler`` wrapper does.
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,10 @@ import textworld
 from alfworld.agents.utils.misc import Demangler
 from textworld.envs.pddl import PddlEnv
 
+#: TextWorld's PDDL engine is not thread-safe (Fast Downward is one C library with global state, and TextWorld's
+#: grammar parsing shares state too): every engine call in this process holds this lock. mmrl's runner steps env
+#: copies from worker threads; without it concurrent resets fail with parser errors.
+ENGINE_LOCK = threading.RLock()
 GAME_FILE = "game.tw-pddl"
 TRAJ_FILE = "traj_data.json"
 
@@ -36,22 +41,24 @@ def make_engine(facts: bool = True) -> AlfredPddlEnv:
 def plan(game: dict[str, Any]) -> list[str]:
     """Fast Downward's plan for the game's initial state, as commands (empty when it finds none). Slow (seconds);
     generation only, never per step."""
-    engine = make_engine(facts=False)
-    engine.load(game)
-    engine.reset()
-    return list(engine._pddl_state.replan(engine._entity_infos))
+    with ENGINE_LOCK:
+        engine = make_engine(facts=False)
+        engine.load(game)
+        engine.reset()
+        return list(engine._pddl_state.replan(engine._entity_infos))
 
 
 def replay_wins(game: dict[str, Any], commands: list[str]) -> bool:
     """Does playing ``commands`` from the start win, every one admissible when played?"""
-    engine = make_engine(facts=False)
-    engine.load(game)
-    state = engine.reset()
-    for command in commands:
-        if command not in state["admissible_commands"]:
-            return False
-        state, _, _ = engine.step(command)
-    return bool(state["won"])
+    with ENGINE_LOCK:
+        engine = make_engine(facts=False)
+        engine.load(game)
+        state = engine.reset()
+        for command in commands:
+            if command not in state["admissible_commands"]:
+                return False
+            state, _, _ = engine.step(command)
+        return bool(state["won"])
 
 
 def find_games(root: str | Path) -> list[Path]:

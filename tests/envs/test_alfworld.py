@@ -171,3 +171,21 @@ def test_goal_text_outside_the_charset_is_replaced(tmp_path):
     env = ALFWorldEnv(data_path=str(tmp_path))
     obs, _ = env.reset(seed=0)
     assert "Your task is to: ? " in obs["text"] and obs in env.observation_space
+
+
+def test_env_copies_reset_and_step_from_threads():
+    """mmrl's runner drives env copies from worker threads; TextWorld's engine is not thread-safe on its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    envs = [ALFWorldEnv(data_path=str(FIXTURES), render_image=False) for _ in range(4)]
+
+    def episode(k: int) -> bool:
+        env = envs[k % 4]
+        _, info = env.reset(seed=k, options={"game": k % 6})
+        while True:
+            *_, terminated, truncated, info = env.step(act(info["expert_command"]))
+            if terminated or truncated:
+                return info["success"]
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(episode, range(8)))
