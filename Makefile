@@ -8,10 +8,11 @@ export TOKENIZERS_PARALLELISM ?= false
 
 .PHONY: install demo test test-fast lint bench clean
 
+# The venv's bin goes first on PATH: fast-downward-textworld (alfworld) builds by calling a bare `python`.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev]"
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
 install: $(STAMP)

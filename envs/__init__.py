@@ -28,6 +28,8 @@ _ENTRY_POINTS: dict[str, str] = {
     "mmrl/TryAgain-Classification-v0": "mmrl.envs.wrappers.try_again:make_try_again_classification",
     "mmrl/TryAgain-MathQA-v0": "mmrl.envs.wrappers.try_again:make_try_again_math_qa",
     # -- wrappers --
+    "mmrl/ALFWorld-v0": "mmrl.envs.alfworld.env:ALFWorldEnv",
+    # -- alfworld (games from data_path or $MMRL_ALFWORLD_DATA) --
 }
 
 for _env_id, _entry_point in _ENTRY_POINTS.items():

@@ -23,6 +23,9 @@ commands:
   mixture search CONFIG [k=v ...]  MoDoMoDo: proxy runs on proposed env mixtures, fit, optimise (, confirm)
   mixture fit RESULTS_CSV        fit the quadratic predictor to a search's results; writes predictor.json
   mixture optimize RESULTS_CSV   print the mixture the fitted predictor scores highest (JSON)
+  alfworld generate --out DIR --n N [--tasks T ...] [--split S] [--seed S]
+                                 write N solvable ALFWorld games (ALFWorld's folder layout) from the FloorPlan
+                                 layouts the alfworld wheel ships; load them with mmrl/ALFWorld-v0 data_path=DIR
 """
 
 
@@ -47,7 +50,21 @@ def _parser() -> argparse.ArgumentParser:
     plot = sub.add_parser("plot", help="plot a run's curves", description="Draw RUN_DIR/plots/training.png.")
     plot.add_argument("run_dir")
     _add_mixture_parser(sub)
+    _add_alfworld_parser(sub)
     return parser
+
+
+def _add_alfworld_parser(sub) -> None:
+    alf = sub.add_parser("alfworld", help="ALFWorld games", description="ALFWorld game tools.")
+    asub = alf.add_subparsers(dest="alfworld_command", required=True, metavar="ACTION")
+    gen = asub.add_parser("generate", help="generate solvable games from the wheel's FloorPlan layouts")
+    gen.add_argument("--out", required=True, help="output folder (games go to OUT/SPLIT/...)")
+    gen.add_argument("--n", type=int, required=True, help="number of games (task types taken in turn)")
+    gen.add_argument("--tasks", nargs="+", default=None, help="task types (default: all six)")
+    gen.add_argument("--split", default="train", help="split folder name (default: train)")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--max-receptacles", type=int, default=16, help="only scenes this small (default 16)")
+    gen.add_argument("--distractors", type=int, default=4, help="other objects placed per game (default 4)")
 
 
 def _add_mixture_parser(sub) -> None:
@@ -136,6 +153,13 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "mixture":
         return _run_mixture(args)
+    if args.command == "alfworld":
+        from mmrl.envs.alfworld.generate import TASK_TYPES, generate, summarize
+
+        games = generate(args.out, args.n, args.tasks or TASK_TYPES, args.split, args.seed, args.max_receptacles,
+                         args.distractors, log=lambda line: print(line, file=sys.stderr))
+        print(json.dumps(summarize(games), indent=2))
+        return 0
     if args.command == "eval":
         from mmrl.eval import evaluate_checkpoint
 

@@ -244,6 +244,8 @@ class EvalConfig:
     """Sampling temperature in evaluation; 0 is greedy."""
     pass_k: list[int] = field(default_factory=lambda: [1])
     """k values reported as pass@k (each <= samples_per_episode)."""
+    succ_k: list[int] = field(default_factory=lambda: [1, 3, 5])
+    """k values reported as succ@k: share of episodes first successful within k turns (UFO; multi-turn envs)."""
     seed_offset: int = 1_000_000
     """Held-out reset seeds start here; training seeds stay below it."""
 
@@ -661,6 +663,9 @@ def validate(cfg: Config) -> None:
             f"in [1, eval.samples_per_episode] = [1, {cfg.eval.samples_per_episode}]",
             k,
         )
+
+    for i, k in enumerate(cfg.eval.succ_k):
+        need(isinstance(k, int) and k >= 1, f"eval.succ_k[{i}]", "an int >= 1", k)
 
     need(len(cfg.envs) > 0, "envs", "a non-empty list", cfg.envs)
     for i, env in enumerate(cfg.envs):

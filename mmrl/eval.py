@@ -1,4 +1,4 @@
-"""Held-out evaluation: success rate per env, unbiased pass@k, response length and format-error rate."""
+"""Held-out evaluation: success rate per env, unbiased pass@k, succ@k, response length and format-error rate."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 from mmrl.config import EvalConfig
 from mmrl.correctors import thought_of
 from mmrl.distributed import DistContext
-from mmrl.metrics import pass_at_k, thought_diversity
+from mmrl.metrics import pass_at_k, succ_at_k, thought_diversity
 from mmrl.rollout.backends import SamplingParams
 from mmrl.rollout.runner import Episode, EpisodeRequest, EpisodeRunner
 
@@ -27,8 +27,19 @@ def eval_requests(n_envs: int, cfg: EvalConfig, ctx: DistContext) -> list[Episod
     return requests
 
 
+def first_success_turn(episode: Episode) -> int | None:
+    """The turn (from 0) whose step info first reports `success`, or None: UFO's "solved at turn t" (for a
+    TryAgain episode, the answer that was right; for a game, the step that won it)."""
+    if episode.error is not None:
+        return None
+    return next((t for t, turn in enumerate(episode.turns) if turn.info.get("success", False)), None)
+
+
 def summarize(episodes: list[Episode], env_names: list[str], cfg: EvalConfig, ctx: DistContext) -> dict[str, float]:
-    """Reduce episode outcomes over processes into `eval/...` metrics."""
+    """Reduce episode outcomes over processes into `eval/...` metrics.
+
+    pass@k (single-turn, over a group's `samples_per_episode` samples) and succ@k (multi-turn: the share of
+    sampled episodes first successful within k turns) sit side by side, as UFO compares them."""
     by_group: dict[int, list[Episode]] = defaultdict(list)
     for ep in episodes:
         by_group[ep.request.group].append(ep)
@@ -44,6 +55,9 @@ def summarize(episodes: list[Episode], env_names: list[str], cfg: EvalConfig, ct
         sums["episodes"] += 1
         sums["success"] += c / len(group)
         for ep in group:
+            solved = [first_success_turn(ep)]
+            for k in cfg.succ_k:
+                sums[f"succ@{k}"] += succ_at_k(solved, k)
             sums["samples"] += 1
             sums["return"] += ep.total_reward
             sums["turns"] += len(ep.turns)
@@ -60,7 +74,8 @@ def summarize(episodes: list[Episode], env_names: list[str], cfg: EvalConfig, ct
                     sums[f"component_n:{key}"] += 1
     keys = sorted(set(ctx.union(set(sums))) | {f"{e}/episodes" for e in env_names} | {f"{e}/success" for e in env_names}
                   | {"episodes", "success", "samples", "return", "turns", "response_tokens", "format_checked",
-                     "format_errors"} | {f"pass@{k}" for k in cfg.pass_k})
+                     "format_errors"} | {f"pass@{k}" for k in cfg.pass_k}
+                  | {f"succ@{k}" for k in cfg.succ_k})
     total = dict(zip(keys, ctx.sum([sums.get(k, 0.0) for k in keys])))
     out = {
         "eval/success_rate": total["success"] / max(total["episodes"], 1),
@@ -71,6 +86,8 @@ def summarize(episodes: list[Episode], env_names: list[str], cfg: EvalConfig, ct
     }
     for k in cfg.pass_k:
         out[f"eval/pass@{k}"] = total[f"pass@{k}"] / max(total["episodes"], 1)
+    for k in cfg.succ_k:
+        out[f"eval/succ@{k}"] = total[f"succ@{k}"] / max(total["samples"], 1)
     for key in keys:
         if key.startswith("component:") and total[f"component_n:{key[10:]}"] > 0:
             out[f"eval/{key[10:]}"] = total[key] / total[f"component_n:{key[10:]}"]

@@ -1,4 +1,4 @@
-"""Evaluation metrics: unbiased pass@k and response-diversity measures. Plain Python, no tensors."""
+"""Evaluation metrics: unbiased pass@k, succ@k and response-diversity measures. Plain Python, no tensors."""
 
 from __future__ import annotations
 
@@ -35,6 +35,18 @@ def mean_pass_at_k(correct_counts: Sequence[int], n: int, k: int) -> float:
     if len(correct_counts) == 0:
         raise ValueError("mean_pass_at_k needs at least one problem")
     return sum(pass_at_k(n, c, k) for c in correct_counts) / len(correct_counts)
+
+
+def succ_at_k(turns_solved: Sequence[int | None], k: int) -> float:
+    """Fraction of episodes solved within ``k`` turns (UFO's succ@k, Liu et al. 2025, "A Simple 'Try Again' Can
+    Elicit Multi-Turn LLM Reasoning"): ``turns_solved[i]`` is the turn (from 0) at which episode ``i`` was solved
+    (``info["succ_turn"]`` of :class:`mmrl.envs.wrappers.TryAgain`) or ``None`` if it never was. With ``k=1`` it is
+    single-turn accuracy. Raises ``ValueError`` for ``k < 1`` or no episodes."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    if len(turns_solved) == 0:
+        raise ValueError("succ_at_k needs at least one episode")
+    return sum(turn is not None and turn < k for turn in turns_solved) / len(turns_solved)
 
 
 def distinct_n(texts: Sequence[str], n: int) -> float:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 import torch
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Importing alfworld creates $ALFWORLD_DATA (default ~/.cache/alfworld): keep tests out of the home folder.
+os.environ.setdefault("ALFWORLD_DATA", tempfile.mkdtemp(prefix="alfworld-data-"))
 torch.set_num_threads(1)
 
 CORPUS = [

@@ -45,3 +45,29 @@ def test_eval_requests_split_held_out_seeds_between_processes():
     assert not seeds[0] & seeds[1]
     assert seeds[0] | seeds[1] == {(e, 1_000_000 + j) for e in range(2) for j in range(5)}
     assert all(q.seed >= cfg.seed_offset for reqs in ranks for q in reqs)
+
+
+def _multi_turn(group: int, successes: list[bool], error: str | None = None) -> Episode:
+    turns = [Turn(prompt=None, completion=Completion([1], "x", True), reward=float(s), info={"success": s})
+             for s in successes]
+    return Episode(EpisodeRequest(0, 1_000_000 + group, group), {}, turns, error=error)
+
+
+def test_summary_reports_succ_at_k_next_to_pass_at_k():
+    """succ@k counts a sampled episode solved when its first successful turn is < k (UFO's metric); pass@k stays
+    the single-turn estimator over a group's samples (here: whether each episode ended successfully)."""
+    cfg = EvalConfig(episodes=2, samples_per_episode=2, pass_k=[1, 2], succ_k=[1, 2, 3])
+    episodes = [
+        _multi_turn(0, [True]),                 # solved at turn 0
+        _multi_turn(0, [False, True]),          # solved at turn 1
+        _multi_turn(1, [False, False, True]),   # solved at turn 2
+        _multi_turn(1, [False, False, False]),  # never solved
+    ]
+    out = summarize(episodes, ["a/A-v0"], cfg, DistContext())
+    assert out["eval/succ@1"] == pytest.approx(1 / 4)
+    assert out["eval/succ@2"] == pytest.approx(2 / 4)
+    assert out["eval/succ@3"] == pytest.approx(3 / 4)
+    assert out["eval/pass@1"] == pytest.approx((1.0 + 0.5) / 2)
+    assert out["eval/pass@2"] == pytest.approx(1.0)
+    crashed = summarize([_multi_turn(0, [True], error="env crashed")] * 2, ["a/A-v0"], cfg, DistContext())
+    assert crashed["eval/succ@3"] == 0.0

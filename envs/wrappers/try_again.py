@@ -16,6 +16,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from mmrl.metrics import succ_at_k  # noqa: F401  (re-exported: UFO's metric lives with pass@k)
 from mmrl.rewards.parsing import extract_tag, normalize_answer
 
 DEFAULT_FEEDBACK = "Incorrect. Please think again."
@@ -23,17 +24,6 @@ DEFAULT_FEEDBACK = "Incorrect. Please think again."
 FEEDBACK_SEPARATOR = "\n\n"
 #: Longest normalised answer kept in ``info["answers"]`` (longer ones are cut; compared after cutting).
 MAX_KEPT_ANSWER_LENGTH = 2000
-
-
-def succ_at_k(turns_solved: Sequence[int | None], k: int) -> float:
-    """Fraction of episodes solved within ``k`` turns: ``turns_solved[i]`` is the turn (from 0) at which episode
-    ``i`` was solved (``info["succ_turn"]`` of :class:`TryAgain`) or ``None`` if it never was. UFO's succ@k; with
-    ``k=1`` it is single-turn accuracy. Raises ``ValueError`` for ``k < 1`` or no episodes."""
-    if k < 1:
-        raise ValueError(f"k must be >= 1, got {k}")
-    if len(turns_solved) == 0:
-        raise ValueError("succ_at_k needs at least one episode")
-    return sum(turn is not None and turn < k for turn in turns_solved) / len(turns_solved)
 
 
 def response_answer(response: str) -> str:

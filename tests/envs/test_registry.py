@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import gymnasium as gym
 import pytest
@@ -11,6 +12,12 @@ from gymnasium.utils.env_checker import check_env, data_equivalence
 from mmrl.envs import mmrl_env_ids
 
 ENV_IDS = mmrl_env_ids()
+#: Envs that need arguments to be built: ALFWorld reads games from a folder (here the committed fixtures).
+ENV_KWARGS = {"mmrl/ALFWorld-v0": {"data_path": str(Path(__file__).parents[1] / "fixtures" / "alfworld")}}
+
+
+def make(env_id: str) -> gym.Env:
+    return gym.make(env_id, **ENV_KWARGS.get(env_id, {}))
 
 
 def test_registry_lists_the_builtin_envs():
@@ -20,14 +27,14 @@ def test_registry_lists_the_builtin_envs():
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_check_env(env_id):
-    env = gym.make(env_id)
+    env = make(env_id)
     check_env(env.unwrapped, skip_render_check=True)
     env.close()
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_seeded_determinism(env_id):
-    env_a, env_b = gym.make(env_id), gym.make(env_id)
+    env_a, env_b = make(env_id), make(env_id)
     for seed in (0, 1, 12345):
         obs_a, info_a = env_a.reset(seed=seed)
         obs_b, info_b = env_b.reset(seed=seed)
@@ -41,7 +48,7 @@ def test_seeded_determinism(env_id):
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_pickle_round_trip(env_id):
-    env = gym.make(env_id)
+    env = make(env_id)
     env.reset(seed=7)
     clone = pickle.loads(pickle.dumps(env))
     # The clone continues from the same state: its next seeded episode equals the original's.
@@ -50,7 +57,7 @@ def test_pickle_round_trip(env_id):
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_hostile_actions_never_raise(env_id):
-    env = gym.make(env_id)
+    env = make(env_id)
     env.action_space.seed(0)
     hostile = [
         "",

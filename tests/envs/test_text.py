@@ -390,3 +390,51 @@ def test_math_qa_reads_a_jsonl_and_widens_the_charset(tmp_path):
 def test_bad_arguments_raise(cls, kwargs):
     with pytest.raises(ValueError):
         cls(**kwargs)
+
+
+# -- independent brute force: every generated puzzle is solvable, and the verifier accepts what a search finds ----
+def _brute_force_countdown(numbers: list[int], target: int) -> str | None:
+    """Some expression over a subset of `numbers` (each once) equal to `target`, found by exhaustive search over
+    pairs of sub-results (exact fractions); independent of the generator's own construction."""
+    from fractions import Fraction
+
+    def search(items):
+        for value, text in items:
+            if value == target:
+                return text
+        for i, j in itertools.permutations(range(len(items)), 2):
+            (a, ta), (b, tb) = items[i], items[j]
+            rest = [items[k] for k in range(len(items)) if k not in (i, j)]
+            options = [(a + b, f"({ta} + {tb})"), (a - b, f"({ta} - {tb})"), (a * b, f"({ta} * {tb})")]
+            if b != 0:
+                options.append((a / b, f"({ta} / {tb})"))
+            for option in options:
+                found = search(rest + [option])
+                if found is not None:
+                    return found
+        return None
+
+    return search([(Fraction(n), str(n)) for n in numbers])
+
+
+@pytest.mark.parametrize(("count", "low", "high"), [(2, 1, 9), (3, 1, 25), (4, 1, 25)])
+def test_countdown_puzzles_are_solved_by_an_independent_search(count, low, high):
+    env = CountdownEnv(count=count, low=low, high=high)
+    for seed in range(8):
+        _, info = env.reset(seed=seed)
+        found = _brute_force_countdown(info["numbers"], int(info["answer"]))
+        assert found is not None, (info["numbers"], info["answer"])
+        assert env.step(tagged(found))[4]["success"], found
+
+
+def test_arithmetic_answers_match_an_independent_evaluator():
+    """The generator's expressions (our own text, never a model's) evaluated with sympy's exact rationals."""
+    import sympy
+
+    env = ArithmeticEnv(difficulty=4)
+    for seed in range(30):
+        obs, info = env.reset(seed=seed)
+        expression = obs["text"].split("value of ")[1].split(". Give")[0]
+        exact = sympy.nsimplify(sympy.sympify(expression, rational=True))
+        assert sympy.Rational(info["answer"]) == exact
+        assert env.step(tagged(str(exact)))[4]["success"]
