@@ -384,11 +384,16 @@ class Trainer:
         return totals
 
     def sft_warm_start(self) -> None:
-        """Supervised steps on the envs' expert actions (cold start), before any RL."""
+        """Supervised steps on the envs' expert actions (cold start), before any RL. Envs are drawn in the
+        mixture's proportions, like RL's episodes."""
         cfg = self.cfg
+        weights = np.array([s.weight for s in cfg.envs], dtype=float)
+        uniform = bool(np.all(weights == weights[0]))
         for step in range(cfg.train.sft_steps):
             rng = np.random.default_rng([cfg.train.seed, 10**6 + step, self.ctx.rank])
-            requests = [EpisodeRequest(int(rng.integers(len(cfg.envs))), int(rng.integers(cfg.eval.seed_offset)))
+            pick = (lambda: rng.integers(len(weights))) if uniform else (  # noqa: E731
+                lambda: rng.choice(len(weights), p=weights / weights.sum()))
+            requests = [EpisodeRequest(int(pick()), int(rng.integers(cfg.eval.seed_offset)))
                         for _ in range(cfg.train.sft_batch_size)]
             pairs = self.runner.warm_start_pairs(requests, cfg.train.sft_target, rng)
             batch = [(p, self.policy.encode_completion(a)) for p, a in pairs]

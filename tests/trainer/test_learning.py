@@ -64,3 +64,17 @@ def test_two_env_mixture_logs_per_env_reward_and_success(tmp_path):
         assert f"eval/{name}/success_rate" in row
     samples = read_jsonl(tmp_path / "samples.jsonl")
     assert {s["env"] for s in samples} <= {"mmrltest/Echo-v0#0", "mmrltest/Echo-v0#1"}
+
+
+def test_the_warm_start_draws_envs_in_the_mixture_proportions(tmp_path, monkeypatch):
+    cfg = _config(tmp_path, "train.sft_steps=3", "train.sft_batch_size=200",
+                  "envs=[{id: mmrltest/Echo-v0, weight: 3, kwargs: {length: 1}}, "
+                  "{id: mmrltest/Echo-v0, weight: 1, kwargs: {length: 2}}]")
+    trainer = Trainer(cfg)
+    drawn = []
+    original = trainer.runner.warm_start_pairs
+    monkeypatch.setattr(trainer.runner, "warm_start_pairs",
+                        lambda reqs, target, rng: drawn.extend(r.env_index for r in reqs) or original(reqs, target, rng))
+    trainer.sft_warm_start()
+    share = np.mean(np.array(drawn) == 0)
+    assert len(drawn) == 600 and 0.68 < share < 0.82  # 3 : 1 -> 0.75
