@@ -1,6 +1,7 @@
 """Run several `mmrl train` jobs that differ only by config (same seed, same step count) and read their metrics.
 
-Shared by the comparison scripts in benchmarks/ (PPO vs PPO+GTR, SATORI vs answer-only).
+Used by compare_gtr.py (PPO vs PPO + GTR). compare_vqa.py predates it and keeps its own runner, which also records
+each run's wall time.
 """
 
 from __future__ import annotations
