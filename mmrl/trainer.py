@@ -357,7 +357,7 @@ class Trainer:
         old = None
         ppo = cfg.algo.name == "ppo"
         gtr = ppo and self.corrector is not None
-        clone_rng = np.random.default_rng(np.random.randint(2**31))
+        clone_rng = np.random.default_rng(np.random.randint(2**31)) if gtr else None  # from the checkpointed RNG
         per_micro = max(1, cfg.gtr.buffer_batch // cfg.optim.grad_accum_steps)
         if not ppo and (cfg.algo.ppo_epochs > 1 or n_mini > 1):  # else on-policy: the ratio is exactly 1
             with torch.no_grad():
@@ -388,13 +388,13 @@ class Trainer:
         mixture's proportions, like RL's episodes."""
         cfg = self.cfg
         weights = np.array([s.weight for s in cfg.envs], dtype=float)
-        uniform = bool(np.all(weights == weights[0]))
+        share = None if np.all(weights == weights[0]) else weights / weights.sum()  # uniform: the old stream
         for step in range(cfg.train.sft_steps):
             rng = np.random.default_rng([cfg.train.seed, 10**6 + step, self.ctx.rank])
-            pick = (lambda: rng.integers(len(weights))) if uniform else (  # noqa: E731
-                lambda: rng.choice(len(weights), p=weights / weights.sum()))
-            requests = [EpisodeRequest(int(pick()), int(rng.integers(cfg.eval.seed_offset)))
-                        for _ in range(cfg.train.sft_batch_size)]
+            requests = []
+            for _ in range(cfg.train.sft_batch_size):
+                env = rng.integers(len(weights)) if share is None else rng.choice(len(weights), p=share)
+                requests.append(EpisodeRequest(int(env), int(rng.integers(cfg.eval.seed_offset))))
             pairs = self.runner.warm_start_pairs(requests, cfg.train.sft_target, rng)
             batch = [(p, self.policy.encode_completion(a)) for p, a in pairs]
             losses = []
