@@ -204,7 +204,8 @@ class LocalExecutor:
         (an exception in the caller, who must close this generator, or SIGINT/SIGTERM) the runs in flight are
         killed, process groups and all."""
         queue = iter(jobs)
-        with _sigterm_raises(), ThreadPoolExecutor(max_workers=self.workers) as pool, CHILDREN.killed_on_exit():
+        with _stop_signals() as stopped, ThreadPoolExecutor(max_workers=self.workers) as pool, \
+                CHILDREN.killed_on_exit():
             pending: dict[Any, ProxyJob] = {}
 
             def submit_next() -> None:
@@ -215,29 +216,50 @@ class LocalExecutor:
             for _ in range(self.workers):
                 submit_next()
             while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                stopped.check()
                 for future in sorted(done, key=lambda f: pending[f].index):
                     yield pending.pop(future), future.result()
+                    stopped.check()
                     submit_next()
 
 
+class _Stop:
+    """The stop signal received, if any; `check` raises it at a safe point of the main thread."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    def check(self) -> None:
+        if self.signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        if self.signum is not None:
+            raise SystemExit(128 + self.signum)
+
+
 @contextlib.contextmanager
-def _sigterm_raises() -> Iterator[None]:
-    """While the block runs, SIGTERM raises SystemExit(143) in the main thread (as SIGINT raises
-    KeyboardInterrupt), so the executor can clean up; the previous handler is restored after. A no-op off the
-    main thread, where handlers cannot be set."""
+def _stop_signals() -> Iterator[_Stop]:
+    """While the block runs, SIGINT and SIGTERM only record themselves; the executor's loop raises them
+    (KeyboardInterrupt, SystemExit(143)) at a point where it holds no lock, so the cleanup that follows cannot
+    deadlock on a lock the interrupted code held (an exception raised asynchronously inside
+    `concurrent.futures.wait` can leave a future's lock taken). Previous handlers are restored after. Off the main
+    thread, where handlers cannot be set, signals keep their usual effect."""
+    stop = _Stop()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield stop
         return
 
     def handler(signum: int, frame: Any) -> None:
-        raise SystemExit(128 + signum)
+        stop.signum = signum
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    # A signal the process ignores (SIGINT under nohup or in a background job) stays ignored.
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)
+                if signal.getsignal(sig) is not signal.SIG_IGN}
     try:
-        yield
+        yield stop
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 class RayExecutor:

@@ -21,7 +21,10 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="n
 # A search over 3 domains (7 seed mixtures + 3 draws) whose runs 0-3 finish at once; the others start a real
 # child through the executor's run_logged, which starts a grandchild, records both pids and sleeps.
 SCRIPT = textwrap.dedent('''
-    import json, os, sys
+    import json, os, signal, sys
+    # A process started from a background job inherits SIGINT ignored, and Python then keeps it ignored: restore
+    # the default (KeyboardInterrupt), which is what a search run from a terminal has.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from pathlib import Path
     from mmrl.config import from_dict
     from mmrl.mixtures import executors
