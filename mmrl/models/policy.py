@@ -249,6 +249,9 @@ class Policy:
         mask = batch.pop("completion_mask")
         p_len = batch.pop("prompt_len")
         c_len = mask.shape[1]
+        if c_len == 0 and not with_values:  # nothing to score: no forward pass
+            empty = mask.new_zeros(mask.shape)
+            return Scores(empty, mask, empty if with_entropy else None)
         out = self._forward(prompts, batch, logits_to_keep=c_len + 1, hidden=with_values)
         values = None
         if with_values:
