@@ -2,8 +2,9 @@
 with a value head and the lambda-scaled thought log-prob.
 
 RL4VLM scores a response as  log pi(response) = lambda * log p(thought tokens) + log p(action tokens),  because a
-long chain of thought would otherwise dominate the log-prob of the few action tokens; the PPO ratio is taken on
-that sequence-level log-prob. The value V(s) is read from the policy's last hidden state at the end of the prompt.
+long chain of thought would otherwise dominate the log-prob of the few action tokens; RL4VLM takes the PPO ratio on
+that sequence-level log-prob (`ratio_level="sequence"`), and `ratio_level="token"` clips each token's ratio with the
+same lambda weights. The value V(s) is read from the policy's last hidden state at the end of the prompt.
 """
 
 from __future__ import annotations

@@ -57,7 +57,8 @@ DEBUG_DIGEST_ENV = "MMRL_DEBUG_DIGEST"
 @dataclass
 class Sample:
     """One (prompt, completion) pair to train on, with its advantage; `weight` 0 marks padding. PPO samples also
-    carry what the rollout policy said about them (its scaled log-prob and value) and the value target."""
+    carry what the rollout policy said about them (per-token log-probs and value), where the action starts, and the
+    value target."""
 
     prompt: Prompt
     completion: list[int]
@@ -154,7 +155,8 @@ def policy_loss(policy: Policy, ref: torch.nn.Module | None, batch: list[Sample]
 
 def ppo_loss(policy: Policy, ref: torch.nn.Module | None, batch: list[Sample], clones: list[Clone] | None,
              cfg: Config) -> tuple[torch.Tensor, dict[str, float]]:
-    """PPO (RL4VLM): clipped loss on the lambda-scaled sequence log-prob + value loss (+ KL, entropy), plus GTR's
+    """PPO (RL4VLM): clipped loss on the lambda-scaled log-prob (one ratio per response or per token, as
+    `algo.ratio_level` says) + value loss (+ KL, entropy), plus GTR's
     thought-cloning cross-entropy on `clones` (corrected thoughts from the DAgger buffer, action tokens masked)."""
     with_entropy = "grad" if cfg.algo.entropy_coef > 0 else True
     scores = policy.score([s.prompt for s in batch], [s.completion for s in batch], cfg.rollout.temperature,
