@@ -256,8 +256,9 @@ class Policy:
         values = None
         if with_values:
             head = self.model.get_submodule(VALUE_HEAD)
-            features = out.hidden_states[-1][:, p_len - 1].float()  # (B, H)
-            values = head(features if value_trunk_grad else features.detach()).squeeze(-1)  # (B,)
+            # In the head's own dtype: DeepSpeed's bf16 mode casts the whole model, the head included.
+            features = out.hidden_states[-1][:, p_len - 1].to(head.weight.dtype)  # (B, H)
+            values = head(features if value_trunk_grad else features.detach()).squeeze(-1).float()  # (B,)
         if c_len == 0:
             empty = mask.new_zeros(mask.shape)
             return Scores(empty, mask, empty if with_entropy else None, values)

@@ -179,3 +179,21 @@ def test_encode_many_equals_encoding_one_at_a_time(tiny_vl):
             a, b = getattr(one, field), getattr(alone, field)
             assert (a is None and b is None) or torch.equal(a, b)
     assert batched[2].image_grid_thw.shape == (2, 3)
+
+
+def test_value_head_scores_a_model_cast_whole_to_bfloat16(tmp_path):
+    """DeepSpeed's bf16 mode casts every parameter, the value head's too; the values still come back in float32."""
+    from mmrl.models.loading import build_tiny_policy
+    from mmrl.models.value_head import attach_value_head
+
+    from tests.conftest import CORPUS
+
+    policy = build_tiny_policy(ModelConfig(tiny="text"), CORPUS)
+    attach_value_head(policy.model)
+    prompts = [policy.encode([{"role": "user", "content": [{"type": "text", "text": t}]}]) for t in ("a b", "c")]
+    completions = [[5, 6], [7]]
+    reference = policy.score(prompts, completions, with_values=True).values
+    policy.model.to(torch.bfloat16)
+    values = policy.score(prompts, completions, with_values=True).values
+    assert values.dtype == torch.float32 and values.shape == (2,)
+    assert torch.allclose(values, reference, atol=0.05, rtol=0.05)
