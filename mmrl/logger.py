@@ -128,7 +128,7 @@ class RunLogger:
 
     def print(self, message: str) -> None:
         if self.progress is not None:
-            self.progress.console.print(message)
+            self.progress.console.print(message, soft_wrap=True, markup=False, highlight=False)  # log lines stay whole
         else:
             print(message, flush=True)
 

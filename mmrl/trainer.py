@@ -258,6 +258,11 @@ class Trainer:
             save_config(cfg, self.run_dir / "config.yaml")
             resume_step = self.start_step if self.resume_from is not None else None
             self.logger = RunLogger(self.run_dir, resume_step, cfg.train.total_steps, cfg.train.progress)
+        params = list(self.policy.model.parameters())
+        size = sum(getattr(p, "ds_numel", p.numel()) for p in params) / 1e6  # ds_numel: ZeRO-3's partitioned size
+        self._print(f"policy: {size:.2f}M parameters, {params[0].dtype}, on {params[0].device}; "
+                    f"{self.ctx.world_size} process(es)"
+                    + (f", DeepSpeed ZeRO-{self.updater.zero_stage}" if cfg.train.deepspeed else ""))
         if self.resume_from is not None:
             self.updater.load(self.resume_from)
             rng = torch.load(self.resume_from / f"rng_rank{self.ctx.rank}.pt", weights_only=False)
