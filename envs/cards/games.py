@@ -73,6 +73,10 @@ class _CardGameEnv(gym.Env[dict[str, Any], str]):
     def _response(self, action: str, thoughts: str) -> str:
         raise NotImplementedError
 
+    def _plain_thought(self, action: str) -> str:
+        """The thought of ``admissible_actions``' responses: it may describe the state, never which move is best."""
+        return f"I choose {action}."
+
     def _good_actions(self) -> list[str]:
         """Every action an expert could take now (the GTR oracle's verdict); by default the expert's one."""
         expert = self._expert()
@@ -119,7 +123,7 @@ class _CardGameEnv(gym.Env[dict[str, Any], str]):
                 info["expert_action"] = self._response(*expert)
                 info["expert_thought"] = expert[1]
             info["good_actions"] = self._good_actions()
-            info["admissible_actions"] = [self._response(a, f"I choose {a}.") for a in self._valid_actions()]
+            info["admissible_actions"] = [self._response(a, self._plain_thought(a)) for a in self._valid_actions()]
         return info
 
 
@@ -431,6 +435,10 @@ class NumberLineEnv(_CardGameEnv):
         direction = "right" if action == "+" else "left"
         return action, (f"The current number is {self.position} and the target is {self.target}, so I move "
                         f"{direction} with '{action}'.")
+
+    def _plain_thought(self, action: str) -> str:
+        order = "greater" if self.target > self.position else "less"
+        return f"The target {self.target} is {order} than the current number {self.position}."
 
     def _response(self, action: str, thoughts: str) -> str:
         return format_response({"current number": self.position, "target number": self.target,

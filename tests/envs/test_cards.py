@@ -289,6 +289,20 @@ def test_number_line_wrong_moves_and_truncation():
     assert NumberLineEnv().reset(seed=0)[0]["image"].shape == (200, 200, 3)
 
 
+def test_number_line_admissible_thought_states_the_order_but_not_the_move():
+    env = NumberLineEnv(render_image=False)
+    orders = set()
+    for seed in range(20):
+        _, info = env.reset(seed=seed)
+        responses = [json.loads(a) for a in info["admissible_actions"]]
+        assert [r["action"] for r in responses] == ["+", "-"]
+        assert responses[0]["thoughts"] == responses[1]["thoughts"]  # the same thought for either move
+        order = "greater" if env.target > env.position else "less"
+        assert responses[0]["thoughts"] == f"The target {env.target} is {order} than the current number {env.position}."
+        orders.add(order)
+    assert orders == {"greater", "less"}
+
+
 # -- Blackjack --
 
 def test_blackjack_rules():
