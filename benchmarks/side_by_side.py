@@ -38,6 +38,8 @@ def run_all(commands: dict[str, tuple[Path, list[str]]], sequential: bool) -> No
         run_dir.parent.mkdir(parents=True, exist_ok=True)
         log = open(run_dir.with_suffix(".log"), "w")  # noqa: SIM115  (closed after wait)
         print(f"[{label}] {' '.join(cmd[2:])}  (log: {log.name})", flush=True)
+        if (run_dir / "checkpoints").is_dir():
+            print(f"[{label}] {run_dir} holds an earlier run: it resumes (delete the folder to start afresh)")
         procs.append((label, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT), log))
         if sequential:
             procs[-1][1].wait()

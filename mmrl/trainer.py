@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import yaml
 
 from mmrl import checkpoint
 from mmrl.algos import (
@@ -27,7 +28,7 @@ from mmrl.algos import (
     sft_loss,
     zero_advantage_group_fraction,
 )
-from mmrl.config import Config, env_names, save_config
+from mmrl.config import Config, changed_keys, env_names, save_config, to_dict
 from mmrl.correctors import Clone, DAggerBuffer, make_corrector, thought_of
 from mmrl.correctors.guide import ask_corrector, guide
 from mmrl.distributed import DistContext, Updater, init_distributed, parameter_digest
@@ -255,9 +256,13 @@ class Trainer:
         self.dagger = DAggerBuffer()
         self.logger = None
         if self.ctx.is_main:
+            changes = self._keep_changed_config()
             save_config(cfg, self.run_dir / "config.yaml")
             resume_step = self.start_step if self.resume_from is not None else None
             self.logger = RunLogger(self.run_dir, resume_step, cfg.train.total_steps, cfg.train.progress)
+            if changes:
+                self._print("the config changed since this run was saved (old one kept as config.previous.yaml):\n  "
+                            + "\n  ".join(changes))
         params = list(self.policy.model.parameters())
         size = sum(getattr(p, "ds_numel", p.numel()) for p in params) / 1e6  # ds_numel: ZeRO-3's partitioned size
         self._print(f"policy: {size:.2f}M parameters, {params[0].dtype}, on {params[0].device}; "
@@ -269,6 +274,18 @@ class Trainer:
             checkpoint.set_rng_state(rng)
             self.dagger.load(self.resume_from / f"gtr_buffer_rank{self.ctx.rank}.pt")
             self._print(f"Resuming from {self.resume_from} (step {self.start_step} of {cfg.train.total_steps})")
+
+    def _keep_changed_config(self) -> list[str]:
+        """Resuming with a config that differs from the saved one: the differences (extending total_steps is
+        common; an edited reward or model deserves a second look), with the old file kept as config.previous.yaml."""
+        saved = self.run_dir / "config.yaml"
+        if self.resume_from is None or not saved.is_file():
+            return []
+        old = yaml.safe_load(saved.read_text())
+        changes = changed_keys(old if isinstance(old, dict) else {}, to_dict(self.cfg))
+        if changes:
+            saved.replace(self.run_dir / "config.previous.yaml")
+        return changes
 
     def _reference_model(self):
         """The KL reference: the policy RL starts from, i.e. the warm-started model when there was a warm-start

@@ -63,3 +63,18 @@ def test_finish_prunes_old_checkpoints(tmp_path):
         (checkpoint.begin(tmp_path, step) / "weights").write_text(str(step))
         checkpoint.finish(tmp_path, step, keep=2)
     assert [s for s, _ in checkpoint.complete_checkpoints(tmp_path)] == [2, 3]
+
+
+def test_extending_a_finished_run_names_the_changed_keys_and_keeps_the_old_config(tmp_path):
+    args = [*SMALL, "train.save_every=2", "train.eval_every=100", "train.sft_steps=0", f"train.output_dir={tmp_path}"]
+    first = run_mmrl("train", CONFIG, *args, "train.total_steps=2")
+    assert first.returncode == 0, first.stderr[-3000:]
+    more = run_mmrl("train", CONFIG, *args, "train.total_steps=3", "rollout.temperature=0.9")
+    assert more.returncode == 0, more.stderr[-3000:]
+    out = more.stdout + more.stderr
+    listed = out.split("config changed")[1].splitlines()[1:]
+    listed = [line.strip() for line in listed[:next(i for i, line in enumerate(listed) if not line.startswith("  "))]]
+    assert listed == ["rollout.temperature: 1.0 -> 0.9", "train.total_steps: 2 -> 3"]
+    assert "total_steps: 2" in (tmp_path / "config.previous.yaml").read_text()
+    assert "total_steps: 3" in (tmp_path / "config.yaml").read_text()
+    assert sorted(_rewards(tmp_path)) == [1, 2, 3]
