@@ -383,7 +383,8 @@ class NumberLineEnv(_CardGameEnv):
     Terminated at the target; truncated after ``2 * max_position`` steps (format errors count).
 
     Info: ``success`` (reached the target), ``expert_action`` (the JSON response moving towards the target),
-    ``expert_thought``, ``admissible_actions`` (responses for ``"+"`` and ``"-"``); step info adds
+    ``expert_thought``, ``admissible_actions`` (responses for ``"+"`` and ``"-"``, both with the thought "The target t
+    is greater/less than the current number c.": it reads the state but picks no move); step info adds
     ``format_error``, ``reward/game``, ``reward/format``.
 
     ## Arguments

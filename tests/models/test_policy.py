@@ -185,7 +185,6 @@ def test_value_head_scores_a_model_cast_whole_to_bfloat16(tmp_path):
     """DeepSpeed's bf16 mode casts every parameter, the value head's too; the values still come back in float32."""
     from mmrl.models.loading import build_tiny_policy
     from mmrl.models.value_head import attach_value_head
-
     from tests.conftest import CORPUS
 
     policy = build_tiny_policy(ModelConfig(tiny="text"), CORPUS)
