@@ -434,7 +434,8 @@ class NumberLineEnv(_CardGameEnv):
     def _expert(self) -> tuple[str, str]:
         action = "+" if self.target > self.position else "-"
         direction = "right" if action == "+" else "left"
-        return action, f"{self._plain_thought(action)[:-1]}, so I move {direction} with '{action}'."
+        return action, (f"The current number is {self.position} and the target is {self.target}, so I move "
+                        f"{direction} with '{action}'.")
 
     def _plain_thought(self, action: str) -> str:
         order = "greater" if self.target > self.position else "less"

@@ -300,9 +300,6 @@ def test_number_line_admissible_thought_states_the_order_but_not_the_move():
         order = "greater" if env.target > env.position else "less"
         assert responses[0]["thoughts"] == f"The target {env.target} is {order} than the current number {env.position}."
         orders.add(order)
-        move = json.loads(info["expert_action"])["action"]
-        assert info["expert_thought"].startswith(responses[0]["thoughts"][:-1] + ", so I move")  # + the move
-        assert info["expert_thought"].endswith(f"'{move}'.") and move == ("+" if order == "greater" else "-")
     assert orders == {"greater", "less"}
 
 
