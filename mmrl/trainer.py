@@ -282,7 +282,8 @@ class Trainer:
         if self.resume_from is None or not saved.is_file():
             return []
         old = yaml.safe_load(saved.read_text())
-        changes = changed_keys(old if isinstance(old, dict) else {}, to_dict(self.cfg))
+        now = yaml.safe_load(yaml.safe_dump(to_dict(self.cfg)))  # as saved: tuples become lists
+        changes = changed_keys(old if isinstance(old, dict) else {}, now)
         if changes:
             saved.replace(self.run_dir / "config.previous.yaml")
         return changes
