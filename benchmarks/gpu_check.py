@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from mmrl.logger import read_jsonl
+
 ROOT = Path(__file__).resolve().parents[1]
 MMRL = [sys.executable, "-m", "mmrl.cli", "train"]
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "1", "-m",
@@ -53,10 +55,7 @@ def jobs(out: Path) -> dict[str, list[str]]:
 
 
 def eval_curve(run_dir: Path) -> list[tuple[int, float]]:
-    path = run_dir / "metrics.jsonl"
-    if not path.is_file():
-        return []
-    rows = (json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    rows = read_jsonl(run_dir / "metrics.jsonl")  # skips the torn last line of a run killed at the time limit
     return [(r["step"], r.get("eval/success_rate", r.get("sft/success_rate"))) for r in rows
             if "eval/success_rate" in r or "sft/success_rate" in r]
 
@@ -77,7 +76,7 @@ def resume_check(out: Path, timeout: float) -> dict:
     second = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     (out / "resume_second.log").write_text(second.stdout + second.stderr)
     resumed = [line for line in (second.stdout + second.stderr).splitlines() if "Resuming from" in line]
-    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    steps = [r["step"] for r in read_jsonl(run / "metrics.jsonl")]
     return {"first_rc": first_rc, "second_rc": second.returncode, "resumed": resumed[:1],
             "last_step": max(steps) if steps else None, "wall_s": round(time.time() - start, 1)}
 
