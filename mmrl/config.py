@@ -101,6 +101,12 @@ class RolloutConfig:
     """Threads that reset and step env copies (more help envs that wait on I/O or release the GIL)."""
     env_step_timeout_s: float = 30.0
     """An env step that takes longer is abandoned, the episode ends with env_error, and the env is rebuilt."""
+    sync_every: int = 1
+    """Optimiser steps between weight syncs to a separate generation engine (vLLM; always before an eval); the HF
+    backend generates with the training weights themselves."""
+    tis_cap: float | None = 2.0
+    """Truncated importance sampling for a separate generation engine (vLLM): each token's policy-gradient term is
+    weighted by min(p_train / p_rollout, tis_cap), correcting the small rollout/training mismatch; None turns it off."""
 
 
 @dataclass
@@ -602,6 +608,7 @@ def validate(cfg: Config) -> None:
         ("train.total_steps", cfg.train.total_steps),
         ("train.sft_batch_size", cfg.train.sft_batch_size),
         ("rollout.env_workers", cfg.rollout.env_workers),
+        ("rollout.sync_every", cfg.rollout.sync_every),
         ("train.torch_threads", cfg.train.torch_threads),
         ("eval.samples_per_episode", cfg.eval.samples_per_episode),
         ("gtr.timeout_s", cfg.gtr.timeout_s),
@@ -638,6 +645,8 @@ def validate(cfg: Config) -> None:
     need(0.0 < cfg.rollout.top_p <= 1.0, "rollout.top_p", "in (0, 1]", cfg.rollout.top_p)
     need(0.0 <= cfg.algo.gamma <= 1.0, "algo.gamma", "in [0, 1]", cfg.algo.gamma)
     need(0.0 <= cfg.algo.gae_lambda <= 1.0, "algo.gae_lambda", "in [0, 1]", cfg.algo.gae_lambda)
+    if cfg.rollout.tis_cap is not None:
+        need(cfg.rollout.tis_cap >= 1.0, "rollout.tis_cap", ">= 1 or null", cfg.rollout.tis_cap)
     if cfg.algo.value_clip is not None:
         need(cfg.algo.value_clip > 0, "algo.value_clip", "> 0 or null", cfg.algo.value_clip)
     need(

@@ -104,7 +104,7 @@ def evaluate(runner: EpisodeRunner, env_names: list[str], cfg: EvalConfig, max_n
     requests = eval_requests(len(env_names), cfg, ctx)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        params = SamplingParams(max_new_tokens, temperature=cfg.temperature)
+        params = SamplingParams(max_new_tokens, temperature=cfg.temperature, seed=seed)
         episodes = runner.run(requests, params)
     # Thought-collapse indicators (GTR), per process, averaged over processes.
     names, values = zip(*thought_diversity([thought_of(t.completion.text) for ep in episodes for t in ep.turns]).items())

@@ -46,7 +46,7 @@ from mmrl.models.policy import Policy, Prompt
 from mmrl.models.value_head import attach_value_head
 from mmrl.plotting import plot_run
 from mmrl.ppo import episode_gae, ppo_terms
-from mmrl.rollout.backends import HFBackend, SamplingParams, make_backend
+from mmrl.rollout.backends import HFBackend, SamplingParams, derive_seed, make_backend
 from mmrl.rollout.runner import EnvPool, Episode, EpisodeRequest, EpisodeRunner, make_env
 
 WARM_START_DIR = "warm_start"
@@ -238,7 +238,7 @@ class Trainer:
         seed_everything(cfg.train.seed + self.ctx.rank)
         self.policy, self.base_path = build_policy(cfg, self.run_dir, self.resume_from, self.ctx)
         self.ref = self._reference_model()
-        backend = make_backend(cfg.rollout.backend, self.policy, cfg.rollout.generation_batch_size)
+        self.backend = backend = make_backend(cfg.rollout.backend, self.policy, cfg.rollout.generation_batch_size)
         self.runner = EpisodeRunner(EnvPool(cfg.envs), self.policy, backend, cfg.rollout)
         self.eval_runner = EpisodeRunner(EnvPool(cfg.envs, eval_mode=True), self.policy, backend, cfg.rollout)
         self.env_names = env_names(cfg.envs)
@@ -319,7 +319,8 @@ class Trainer:
     def collect(self, step: int) -> tuple[list[Episode], list[Sample], dict[str, float]]:
         cfg = self.cfg
         requests = group_requests(cfg, step, self.ctx)
-        params = SamplingParams(cfg.rollout.max_new_tokens, cfg.rollout.temperature, cfg.rollout.top_p)
+        params = SamplingParams(cfg.rollout.max_new_tokens, cfg.rollout.temperature, cfg.rollout.top_p,
+                                seed=derive_seed(cfg.train.seed, step, self.ctx.rank))
         episodes = self.runner.run(requests, params)
         if cfg.algo.name == "ppo":
             return episodes, *self._ppo_samples(episodes)
@@ -462,6 +463,7 @@ class Trainer:
             self._log(0, self.evaluate(0))
             if cfg.train.sft_steps > 0:
                 self.sft_warm_start()
+                self.backend.sync()
                 self._keep_warm_start()
                 after_sft = {f"sft/{k.split('/', 1)[1]}": v for k, v in self.evaluate(0).items()}
                 self._log(0, after_sft)
@@ -471,6 +473,8 @@ class Trainer:
             episodes, samples, stats = self.collect(step)
             t1 = time.perf_counter()
             losses = self.update(samples)
+            if step % cfg.rollout.sync_every == 0 or every(cfg.train.eval_every, step) or step == cfg.train.total_steps:
+                self.backend.sync()  # a separate generation engine (vLLM) takes the new weights
             t2 = time.perf_counter()
             metrics = self._train_metrics(episodes, stats, losses)
             metrics |= {"time/rollout_s": t1 - t0, "time/update_s": t2 - t1}

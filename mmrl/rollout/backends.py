@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
 import torch
 
 from mmrl.models.policy import Policy, Prompt
@@ -19,6 +20,9 @@ class SamplingParams:
     max_new_tokens: int
     temperature: float = 1.0
     top_p: float = 1.0
+    seed: int | None = None
+    """Seed of this generate call. Backends that seed each request (vLLM) derive request i's seed from it and i;
+    the HF backend samples from the global torch RNG, which the trainer seeds and checkpoints."""
 
 
 @dataclass
@@ -29,10 +33,21 @@ class Completion:
     """Decoded response without special tokens."""
     finished: bool
     """True when the model stopped by itself, False when cut at max_new_tokens."""
+    logprobs: list[float] | None = None
+    """The sampler's log-prob of each token in `token_ids`, when the backend is a separate engine (vLLM) whose
+    numbers can differ slightly from the trainer's; None when the trainer's own weights sampled them (HF)."""
+
+
+def derive_seed(*parts: int) -> int:
+    """A 31-bit seed determined by `parts` alone (e.g. run seed, step, rank, turn, request index)."""
+    return int(np.random.SeedSequence([int(p) % 2**63 for p in parts]).generate_state(1)[0] >> 1)
 
 
 class GenerationBackend(Protocol):
     def generate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]: ...
+
+    def sync(self) -> None:
+        """Make generation use the policy's current weights (called by the trainer after optimiser steps)."""
 
 
 class HFBackend:
@@ -44,6 +59,9 @@ class HFBackend:
         self.synced_gpus = False
         """Set by the trainer under multi-process DeepSpeed ZeRO-3: every forward all-gathers the partitioned
         weights, so a process whose batch stops early keeps stepping until all have stopped (HF `synced_gpus`)."""
+
+    def sync(self) -> None:
+        """Nothing to do: generation runs on the training weights themselves."""
 
     @torch.no_grad()
     def generate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:

@@ -8,6 +8,7 @@ A GRPO group is G requests with the same env and reset seed. An env that raises 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import threading
@@ -22,7 +23,7 @@ import numpy as np
 import mmrl.envs  # noqa: F401  (registers the mmrl/* ids)
 from mmrl.config import EnvSpec, RolloutConfig
 from mmrl.models.policy import Policy, Prompt
-from mmrl.rollout.backends import Completion, GenerationBackend, SamplingParams
+from mmrl.rollout.backends import Completion, GenerationBackend, SamplingParams, derive_seed
 from mmrl.rollout.calls import CallFailed, run_calls
 from mmrl.rollout.messages import build_messages, observation_parts
 
@@ -129,14 +130,15 @@ class EpisodeRunner:
         system = {i: self._system_prompt(env) for i, env in enumerate(envs) if env is not None}
 
         idle_prompt: Prompt | None = None
-        for _ in range(self.cfg.max_episode_steps):
+        for turn in range(self.cfg.max_episode_steps):
+            turn_params = params if params.seed is None else dataclasses.replace(params, seed=derive_seed(params.seed, turn))
             active = [i for i, env in enumerate(envs) if env is not None]
             if self.sync_turns is not None:
                 # Multi-process ZeRO-3: every process generates once per turn until all are done.
                 if self.sync_turns(len(active)) == 0:
                     break
                 if not active and idle_prompt is not None:
-                    self.backend.generate([idle_prompt], params)
+                    self.backend.generate([idle_prompt], turn_params)
                     continue
             if not active:
                 break
@@ -152,7 +154,7 @@ class EpisodeRunner:
             encoded = dict(zip(todo, self.policy.encode_many(list(todo.values()))))
             prompts = [encoded[key] for key in keys]
             idle_prompt = prompts[0]
-            completions = self.backend.generate(prompts, params)
+            completions = self.backend.generate(prompts, turn_params)
             steps = [partial(envs[i].step, c.text) for i, c in zip(active, completions)]
             outcomes = run_calls(steps, self.cfg.env_workers, self.cfg.env_step_timeout_s, "env step")
             for i, prompt, completion, outcome in zip(active, prompts, completions, outcomes):
