@@ -40,7 +40,7 @@ class ModelConfig:
     tiny: str = "vl"
     """Which tiny model to build when path is None: 'vl' (Qwen2.5-VL architecture) or 'text' (Qwen2)."""
     tiny_hidden_size: int = 64
-    """Hidden size of the tiny language model."""
+    """Hidden size of the tiny language model: a multiple of 32 (heads of size 32, the smallest vLLM's CPU kernels take)."""
     tiny_layers: int = 2
     """Decoder layers of the tiny language model."""
     tiny_vocab_size: int = 512
@@ -572,6 +572,8 @@ def validate(cfg: Config) -> None:
             errors.append(f"'{place}' must be {rule}; got {value!r}")
 
     _check_choice(errors, "model.tiny", cfg.model.tiny, ("vl", "text"))
+    need(cfg.model.tiny_hidden_size > 0 and cfg.model.tiny_hidden_size % 32 == 0, "model.tiny_hidden_size",
+         "a positive multiple of 32 (attention heads of size 32)", cfg.model.tiny_hidden_size)
     _check_choice(errors, "model.dtype", cfg.model.dtype, ("float32", "bfloat16", "float16"))
     _check_choice(errors, "rollout.backend", cfg.rollout.backend, ("hf", "vllm"))
     _check_choice(errors, "algo.name", cfg.algo.name, ("grpo", "ppo"))

@@ -17,16 +17,21 @@ from transformers import (
 
 from mmrl.models.processor import VLProcessor, make_image_processor
 
+HEAD_DIM = 32
+"""Attention head size of the tiny models: the smallest that vLLM's CPU attention kernels accept."""
+
 
 def _text_dims(hidden: int, layers: int, vocab: int) -> dict:
-    heads = 4
+    if hidden % HEAD_DIM:
+        raise ValueError(f"model.tiny_hidden_size must be a multiple of {HEAD_DIM}; got {hidden}")
+    heads = hidden // HEAD_DIM
     return dict(
         vocab_size=vocab,
         hidden_size=hidden,
         intermediate_size=hidden * 2,
         num_hidden_layers=layers,
         num_attention_heads=heads,
-        num_key_value_heads=2,
+        num_key_value_heads=max(1, heads // 2),
         max_position_embeddings=4096,
         tie_word_embeddings=True,
     )
@@ -42,7 +47,7 @@ def build_tiny_vl(
 ) -> tuple[Qwen2_5_VLForConditionalGeneration, VLProcessor]:
     """A Qwen2.5-VL with a 2-block vision tower and a `layers`-deep language model of width `hidden`."""
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>")}
-    head_dim = hidden // 4
+    head_dim = HEAD_DIM
     # M-RoPE splits head_dim/2 rotary frequencies over (time, height, width); the sections must sum to it.
     half = head_dim // 2
     mrope = [half - 2 * (half // 4), half // 4, half // 4]
