@@ -238,7 +238,7 @@ class Trainer:
         seed_everything(cfg.train.seed + self.ctx.rank)
         self.policy, self.base_path = build_policy(cfg, self.run_dir, self.resume_from, self.ctx)
         self.ref = self._reference_model()
-        self.backend = backend = make_backend(cfg.rollout.backend, self.policy, cfg.rollout.generation_batch_size)
+        self.backend = backend = make_backend(cfg.rollout, self.policy, self.base_path, cfg.train.seed)
         self.runner = EpisodeRunner(EnvPool(cfg.envs), self.policy, backend, cfg.rollout)
         self.eval_runner = EpisodeRunner(EnvPool(cfg.envs, eval_mode=True), self.policy, backend, cfg.rollout)
         self.env_names = env_names(cfg.envs)
@@ -494,6 +494,8 @@ class Trainer:
         self.eval_runner.close()
         if self.corrector is not None:
             self.corrector.close()
+        self.ctx.barrier()
+        self.backend.close()  # before the process group goes: vLLM tears down its groups (and the default one)
         self.ctx.close()
         return summary
 
