@@ -27,10 +27,6 @@ from mmrl.models.policy import Policy, Prompt
 from mmrl.models.value_head import VALUE_HEAD
 from mmrl.rollout.backends import Completion, SamplingParams, derive_seed
 
-VISION_TOKEN_BIAS = -100.0
-"""The most negative logit bias vLLM accepts: vision special tokens are never sampled (as the HF backend's
-suppress_tokens); the sampler's log-probs renormalise over the rest, as the trainer's scorer does."""
-
 
 class VLLMBackend:
     """`GenerationBackend` on an in-process `vllm.LLM` loaded from `model_path` and kept in sync with `policy`."""
@@ -39,6 +35,10 @@ class VLLMBackend:
         self.policy = policy
         self.cfg = cfg
         self.engine = start_engine(model_path, cfg, policy, seed)
+        banned = set(policy.suppressed_ids)
+        self.allowed_ids = [i for i in range(_vocab_size(policy.model)) if i not in banned] if banned else None
+        """Every token but the vision special tokens: never sampled (as the HF backend's suppress_tokens), and the
+        sampler's log-probs renormalise over the rest, as the trainer's scorer does."""
         self.sync_seconds = 0.0
         """Wall time of the last `sync()`."""
         self.sync()
@@ -59,7 +59,7 @@ class VLLMBackend:
                 seed=None if params.seed is None else derive_seed(params.seed, index),
                 logprobs=0,
                 stop_token_ids=list(self.policy.stop_ids),
-                logit_bias={i: VISION_TOKEN_BIAS for i in self.policy.suppressed_ids} or None,
+                allowed_token_ids=self.allowed_ids,
                 detokenize=False,
             ))
         with _process_state_kept():
@@ -116,6 +116,11 @@ class VLLMBackend:
         if self.engine is not None:
             self.engine.llm_engine.engine_core.shutdown()
             self.engine = None
+
+
+def _vocab_size(model: torch.nn.Module) -> int:
+    config = model.config
+    return int((config.get_text_config() if hasattr(config, "get_text_config") else config).vocab_size)
 
 
 def _consecutive_groups(prompts: list[Prompt]) -> list[tuple[Prompt, int]]:
