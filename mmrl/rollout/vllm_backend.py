@@ -48,11 +48,12 @@ class VLLMBackend:
         from vllm import SamplingParams as VLLMSamplingParams
 
         groups = _consecutive_groups(prompts)
+        greedy = params.temperature <= 0  # vLLM takes n=1 only: one greedy answer, copied to the group
         inputs, sampling = [], []
         for index, (prompt, n) in enumerate(groups):
             inputs.append(self._engine_input(prompt))
             sampling.append(VLLMSamplingParams(
-                n=n,
+                n=1 if greedy else n,
                 temperature=max(params.temperature, 0.0),
                 top_p=params.top_p if params.temperature > 0 else 1.0,
                 max_tokens=params.max_new_tokens,
@@ -72,7 +73,8 @@ class VLLMBackend:
                     f"vLLM expanded the prompt to {len(output.prompt_token_ids)} tokens but the trainer encodes "
                     f"{len(expected)}: it would score a different sequence than was sampled (image size or "
                     "processor settings differ between the engine and the policy?)")
-            for sample in sorted(output.outputs, key=lambda o: o.index)[:n]:
+            samples = sorted(output.outputs, key=lambda o: o.index)
+            for sample in samples * n if greedy else samples:
                 ids = list(sample.token_ids)
                 logprobs = [float(step[token].logprob) for step, token in zip(sample.logprobs, ids)]
                 finished = bool(ids) and ids[-1] in self.policy.stop_ids

@@ -190,3 +190,12 @@ def test_lora_sync_sends_the_merged_weights(tmp_path):
         assert gap < 1e-4
     finally:
         backend.close()
+
+
+def test_a_greedy_group_gets_its_one_answer_per_copy(engine):
+    kind, policy, backend = engine
+    first, second = _prompts(policy, kind)[:2]
+    out = backend.generate([first] * 3 + [second], SamplingParams(max_new_tokens=6, temperature=0.0))
+    assert len(out) == 4 and len({id(c) for c in out}) == 4
+    assert out[0].token_ids == out[1].token_ids == out[2].token_ids
+    assert out[0].token_ids == backend.generate([first], SamplingParams(max_new_tokens=6, temperature=0.0))[0].token_ids
