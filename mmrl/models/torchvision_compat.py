@@ -14,6 +14,7 @@ file is edited. Where torchvision is absent or healthy (a CUDA machine), this do
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -54,16 +55,17 @@ def ensure_torchvision_importable() -> bool:
     return True
 
 
-def inspect_vllm_models_in_process() -> bool:
-    """When the operator schemas above were needed, make vLLM inspect model classes in this process.
 
-    vLLM inspects a model's class once in a fresh Python subprocess (only to keep CUDA from initialising in the
-    parent). That subprocess imports torchvision without the schemas above and fails the same way. On a machine
-    that needed them there is no CUDA to protect, so the inspection runs in-process. Returns True when it did.
-    """
+BOOT_DIR = Path(__file__).with_name("vllm_boot")
+"""A folder holding a `sitecustomize.py` that applies `ensure_torchvision_importable` at interpreter start-up."""
+
+
+def child_process_environment() -> dict[str, str]:
+    """Environment for vLLM's child processes (its engine core, its one-off model inspection): they start a fresh
+    Python that imports torchvision before anything of mmrl, so when this process needed the operator schemas
+    they need them too. Prepending BOOT_DIR to PYTHONPATH makes Python run its `sitecustomize` first. Empty when
+    the schemas were not needed (a healthy or absent torchvision)."""
     if _library is None:
-        return False
-    from vllm.model_executor.models import registry
-
-    registry._run_in_subprocess = lambda fn: fn()
-    return True
+        return {}
+    paths = [str(BOOT_DIR), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}

