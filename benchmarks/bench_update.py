@@ -30,7 +30,7 @@ from transformers import Qwen2_5_VLForConditionalGeneration
 
 from mmrl.config import Config, LoraConfig, ModelConfig
 from mmrl.distributed import Updater, init_distributed
-from mmrl.models.loading import prepare_for_training
+from mmrl.models.loading import check_attention_available, prepare_for_training
 from mmrl.models.policy import Policy, Prompt
 from mmrl.models.tokenizer import train_tokenizer
 from mmrl.trainer import Sample, policy_loss
@@ -76,6 +76,7 @@ def build_policy(args: argparse.Namespace, device: torch.device) -> Policy:
         ("vision_start_token_id", "<|vision_start|>"), ("vision_end_token_id", "<|vision_end|>")]}
     ids |= {"eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id}
     config = qwen2_5_vl_3b_config(args.layers, args.vision_depth, ids)
+    check_attention_available(args.attn_implementation)
     config._attn_implementation = args.attn_implementation
     torch.manual_seed(0)
     with torch.device(device):
