@@ -193,13 +193,21 @@ def test_accelerate_launch_with_the_shipped_config(tmp_path, torchrun_run, stage
 
 
 @pytest.mark.slow
-def test_two_nodes_of_one_process_each_on_localhost(tmp_path, torchrun_run):
-    """A multi-node launch simulated on one machine: two `torchrun --nnodes 2 --node_rank {0,1}` commands meet at
-    127.0.0.1 (the run directory stands for the shared filesystem nodes mount). Both train; rank 0 alone prints
-    and writes the run; the weights equal the one-node launch's."""
+@pytest.mark.parametrize("launcher", ["torchrun", "accelerate"])
+def test_two_nodes_of_one_process_each_on_localhost(tmp_path, torchrun_run, launcher):
+    """A multi-node launch simulated on one machine: two commands, node (machine) rank 0 and 1, meet at 127.0.0.1
+    (the run directory stands for the shared filesystem nodes mount): `torchrun --nnodes 2 --node_rank N`, or
+    `accelerate launch --num_machines 2 --machine_rank N` with the shipped config (the command in its header).
+    Both train; rank 0 alone prints and writes the run; the weights equal the one-node launch's."""
     run_dir, port = tmp_path / "run", str(_free_port())
-    node = [*TORCHRUN, "--nnodes", "2", "--nproc_per_node", "1", "--master_addr", "127.0.0.1", "--master_port", port]
-    first, second = _launch(*[[*node, "--node_rank", str(n), *_train_args(run_dir, 2, ZERO2)] for n in (0, 1)])
+    if launcher == "torchrun":
+        nodes = [[*TORCHRUN, "--nnodes", "2", "--nproc_per_node", "1", "--master_addr", "127.0.0.1",
+                  "--master_port", port, "--node_rank", str(n)] for n in (0, 1)]
+    else:
+        nodes = [[*ACCELERATE, "--config_file", "configs/accelerate/zero2.yaml", "--num_machines", "2",
+                  "--num_processes", "2", "--machine_rank", str(n), "--main_process_ip", "127.0.0.1",
+                  "--main_process_port", port] for n in (0, 1)]
+    first, second = _launch(*[[*node, *_train_args(run_dir, 2, ZERO2)] for node in nodes])
     _, final = _assert_both_ranks_trained(run_dir, total_steps=2)
     assert final == torchrun_run[1]
     assert "2 process(es)" in first.stdout and "policy:" not in second.stdout  # rank 0 alone reports
