@@ -50,7 +50,7 @@ class ModelConfig:
     dtype: str = "float32"
     """Weights dtype: float32, bfloat16 or float16."""
     attn_implementation: str = "sdpa"
-    """Attention kernel passed to transformers (sdpa, eager, flash_attention_2)."""
+    """Attention kernel passed to transformers: sdpa, eager, or flash_attention_2 (flash-attn, CUDA, bf16/fp16 weights)."""
     min_pixels: int = 3136
     """Smallest image area (pixels) the processor resizes to (Qwen2.5-VL's min_pixels)."""
     max_pixels: int = 12845056
@@ -601,6 +601,10 @@ def validate(cfg: Config) -> None:
     need(cfg.model.tiny_hidden_size > 0 and cfg.model.tiny_hidden_size % 32 == 0, "model.tiny_hidden_size",
          "a positive multiple of 32 (attention heads of size 32)", cfg.model.tiny_hidden_size)
     _check_choice(errors, "model.dtype", cfg.model.dtype, ("float32", "bfloat16", "float16"))
+    _check_choice(errors, "model.attn_implementation", cfg.model.attn_implementation,
+                  ("sdpa", "eager", "flash_attention_2"))
+    if cfg.model.attn_implementation == "flash_attention_2" and cfg.model.dtype == "float32":
+        errors.append("'model.attn_implementation' flash_attention_2 needs model.dtype bfloat16 or float16; got float32")
     _check_choice(errors, "rollout.backend", cfg.rollout.backend, ("hf", "vllm"))
     _check_choice(errors, "rollout.vllm.dtype", cfg.rollout.vllm.dtype, ("auto", "float32", "bfloat16", "float16"))
     need(cfg.rollout.vllm.kv_cache_gib >= 1, "rollout.vllm.kv_cache_gib", ">= 1", cfg.rollout.vllm.kv_cache_gib)
