@@ -25,8 +25,11 @@ short sequences adds little), so it tells how much of the ratio is left to win a
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import json
 import os
+import pstats
 import statistics
 import tempfile
 import time
@@ -96,8 +99,19 @@ def matmul_gflops(rows: int, hidden: int, seconds: float = 0.3) -> float:
     return 2 * rows * hidden * 2 * hidden * calls / elapsed / 1e9
 
 
+def profile_call(backend, prompts: list[Prompt], params: SamplingParams, top: int = 12) -> str:
+    """cProfile of one `generate` call, the `top` entries by own time (where each backend's time goes)."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    backend.generate(prompts, params)
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(top)
+    return out.getvalue()
+
+
 def bench_size(hidden: int, layers: int, reps: int, n_prompts: int, group_size: int, max_new_tokens: int,
-               tmp: str, kind: str = "text") -> dict:
+               tmp: str, kind: str = "text", profile: bool = False) -> dict:
     """Both backends on one freshly built model; returns per-backend call times and tokens."""
     from mmrl.rollout.vllm_backend import VLLMBackend  # lazy: vLLM is optional and slow to import
 
@@ -126,6 +140,10 @@ def bench_size(hidden: int, layers: int, reps: int, n_prompts: int, group_size: 
                     runs[name]["tokens"].append(tokens)
             if rep > 0:
                 gflops.append(matmul_gflops(len(prompts), hidden))
+        if profile:  # after the timed calls: profiling slows the call it watches
+            for name, backend in backends.items():
+                print(f"----- {name} {kind} {hidden}x{layers}: one generate call, by own time")
+                print(profile_call(backend, prompts, params))
     finally:
         vllm.close()
     row = {"kind": kind, "hidden": hidden, "layers": layers, "params": n_params, "vllm_startup_s": startup_s,
@@ -145,13 +163,13 @@ def bench_size(hidden: int, layers: int, reps: int, n_prompts: int, group_size: 
 
 
 def run(sizes: list[tuple[int, int]], reps: int = 3, n_prompts: int = 16, group_size: int = 8,
-        max_new_tokens: int = 32, vl: bool = False) -> dict:
+        max_new_tokens: int = 32, vl: bool = False, profile: bool = False) -> dict:
     """Measure every size (and the tiny VL model when `vl`); returns what `main` prints and writes."""
     torch.set_num_threads(1)
     rows = []
     with tempfile.TemporaryDirectory(prefix="mmrl-bench-gen-") as tmp:
         for hidden, layers in sizes:
-            rows.append(bench_size(hidden, layers, reps, n_prompts, group_size, max_new_tokens, tmp))
+            rows.append(bench_size(hidden, layers, reps, n_prompts, group_size, max_new_tokens, tmp, profile=profile))
             print_row(rows[-1])
         if vl:
             rows.append(bench_size(64, 2, reps, n_prompts, group_size, max_new_tokens, tmp, kind="vl"))
@@ -191,9 +209,11 @@ def main() -> None:
     parser.add_argument("--group-size", type=int, default=8, help="samples per prompt")
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--vl", action="store_true", help="also a row for the tiny Qwen2.5-VL (text prompts)")
+    parser.add_argument("--profile", action="store_true", help="after timing, cProfile one call of each backend")
     parser.add_argument("--out", default=None, help="also write the numbers as JSON to this path")
     args = parser.parse_args()
-    result = run(parse_sizes(args.sizes), args.reps, args.prompts, args.group_size, args.max_new_tokens, args.vl)
+    result = run(parse_sizes(args.sizes), args.reps, args.prompts, args.group_size, args.max_new_tokens, args.vl,
+                 args.profile)
     print(f"{result['machine']}; {result['job']}")
     for row in result["rows"]:
         ceiling = row["ceiling_tok_s"] / row["hf"]["tok_s_median"]
