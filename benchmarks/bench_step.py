@@ -8,8 +8,9 @@ Both trainers get the same job, built once here:
 - the same prompts and images in the same order: step s of both is the groups that mmrl's `group_requests` picks
   for step s (TRL reads them from a dataset in that order, `shuffle_dataset=False`), and the prompt token ids
   are checked to be identical;
-- the quickstart's rollout shape (16 prompts x 8 generations per step), at most 8 new tokens, temperature 1.0, top-p 1.0, no top-k, the same
-  suppressed vision tokens and stop tokens, and the same reward (`mmrl.rewards.exact_match` on the answer);
+- the quickstart's rollout shape (16 prompts x 8 generations per step), at most 8 new tokens, temperature 1.0,
+  top-p 1.0, no top-k, the same suppressed vision tokens and stop tokens, and the same reward
+  (`mmrl.rewards.exact_match` on the answer);
 - one clipped policy-gradient update per batch over all 128 samples (token-mean loss, clip 0.2, no KL and so no
   reference model), AdamW at the same constant learning rate, grad clipping 1.0, float32, no gradient
   checkpointing, one torch thread, CPU;
@@ -35,16 +36,18 @@ Nothing else of TRL changes: its `external_launcher` executor, its env variables
 MASTER_PORT, set by TRL itself in one process), its `n=1` requests with each prompt repeated G times, its prompt ids.
 Both engines live in the same process (each with a 1 GiB KV cache) and share vLLM's one-process distributed state.
 
-The steps are interleaved (TRL step 1, mmrl step 1, TRL step 2, ...; mmrl's step runs inside TRL's
-`on_step_end` callback), so both see the same load from other processes on the machine. An mmrl step is
-`Trainer.collect` (env reset, encode, generate, env step and reward, advantages), `Trainer.update` and the
-backend's `sync()` (a no-op for HF), as in `Trainer.train`. A TRL step runs from the end of the previous mmrl step
-to TRL's next `on_step_end`: its dataloader, weight sync (vLLM), generation, reward, advantages, loss, backward and
-optimiser step; logging, saving and evaluation are off. Where the time goes, per step: generate (the backend call /
-TRL's generation, sync excluded), sync, score (TRL's no-grad re-scoring forward), other rollout work (encoding, env,
-reward, advantages), update (the rest: loss, backward, optimiser step, and for TRL its dataloader and bookkeeping). The first `--warmup` steps
-of each are not counted. The headline ratio is of median step times; the ratio of the fastest steps is printed too,
-as the figure least moved by other processes on a shared machine.
+The steps are interleaved (TRL step 1, mmrl step 1, TRL step 2, ...; mmrl's step runs inside TRL's `on_step_end`
+callback), so both see the same load from other processes on the machine. An mmrl step is `Trainer.collect` (env
+reset, encode, generate, env step and reward, advantages), `Trainer.update` and the backend's `sync()` (a no-op for
+HF), as in `Trainer.train`. A TRL step runs from the end of the previous mmrl step to TRL's next `on_step_end`: its
+dataloader, weight sync (vLLM), generation, reward, advantages, loss, backward and optimiser step; logging, saving
+and evaluation are off. Where the time goes, per step: generate (the backend call / TRL's generation, sync
+excluded), sync, score (TRL's no-grad re-scoring forward), other rollout work (encoding, env, reward, advantages),
+update (the rest: loss, backward, optimiser step, and for TRL its dataloader and bookkeeping). The first `--warmup`
+steps of each are not counted. The headline ratio is of median step times; the ratio of the fastest steps is printed
+too, as the figure least moved by other processes on a shared machine. With `--backend vllm` the output also says
+how many more prompt tokens TRL's engine ran than TRL's own prompt ids (TRL sends the processor's already-expanded
+image placeholders, and vLLM expands the first again).
 """
 
 from __future__ import annotations
