@@ -461,7 +461,7 @@ class Trainer:
         episodes: list[Episode] = []
         if self.start_step == 0:
             self._log(0, self.evaluate(0))
-            if cfg.train.sft_steps > 0:
+            if cfg.train.sft_steps > 0 and self.runner.labelled_envs(cfg.train.sft_target, self._print):
                 self.sft_warm_start()
                 self.backend.sync()
                 self._keep_warm_start()

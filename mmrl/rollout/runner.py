@@ -21,7 +21,7 @@ import gymnasium as gym
 import numpy as np
 
 import mmrl.envs  # noqa: F401  (registers the mmrl/* ids)
-from mmrl.config import EnvSpec, RolloutConfig
+from mmrl.config import EnvSpec, RolloutConfig, env_names
 from mmrl.models.policy import Policy, Prompt
 from mmrl.rollout.backends import Completion, GenerationBackend, SamplingParams, derive_seed
 from mmrl.rollout.calls import CallFailed, run_calls
@@ -63,6 +63,11 @@ class Episode:
     @property
     def success(self) -> bool:
         return bool(self.turns and self.turns[-1].info.get("success", False)) and self.error is None
+
+
+def warm_start_key(target: str) -> str:
+    """The reset-info key that labels a warm-start for `train.sft_target`."""
+    return "expert_action" if target == "expert" else "admissible_actions"
 
 
 def make_env(spec: EnvSpec, eval_mode: bool = False) -> gym.Env:
@@ -183,7 +188,7 @@ class EpisodeRunner:
         """(first prompt, label) pairs for a supervised warm-start. `target` 'expert' labels with
         info['expert_action']; 'random_admissible' with a random entry of info['admissible_actions'] (the answer
         format without the task). Requests whose env gives no such label are skipped."""
-        key = "expert_action" if target == "expert" else "admissible_actions"
+        key = warm_start_key(target)
         labels, inputs = [], []
         for env, outcome in self._reset_all(requests, _slot_numbers(requests)):
             if isinstance(outcome, CallFailed) or not outcome[1].get(key):
@@ -195,6 +200,20 @@ class EpisodeRunner:
         if not labels:
             raise ValueError(f"train.sft_steps > 0 but no env returned info[{key!r}] at reset")
         return list(zip(self.policy.encode_many(inputs), labels))
+
+    def labelled_envs(self, target: str, warn: Callable[[str], None]) -> list[int]:
+        """Indices of the envs whose reset info labels a warm-start for `target` (`warm_start_key`), probed with
+        one reset each; `warn` gets one line naming the envs without labels (their requests are skipped)."""
+        key = warm_start_key(target)
+        requests = [EpisodeRequest(i, 0) for i in range(len(self.pool.specs))]
+        outcomes = [outcome for _, outcome in self._reset_all(requests, [0] * len(requests))]
+        labelled = [i for i, outcome in enumerate(outcomes) if not isinstance(outcome, CallFailed) and outcome[1].get(key)]
+        if len(labelled) < len(requests):
+            names = env_names(self.pool.specs)
+            missing = ", ".join(names[i] for i in range(len(requests)) if i not in labelled)
+            what = "the warm-start is skipped" if not labelled else "the warm-start trains on the other envs only"
+            warn(f"warning: train.sft_steps > 0 but {missing} gives no info[{key!r}] at reset: {what}")
+        return labelled
 
     def _reset_all(self, requests: list[EpisodeRequest], slot_of: list[int]) -> list[tuple[gym.Env, Any]]:
         """Reset every request's env copy concurrently: (env, (obs, info) or an error string) per request. A copy
