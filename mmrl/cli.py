@@ -133,9 +133,7 @@ def _run(args: argparse.Namespace) -> int:
             print(env_id)
         return 0
     if args.command == "play":
-        import yaml
-
-        from mmrl.config import ConfigError
+        from mmrl.config import ConfigError, parse_yaml
         from mmrl.play import play
 
         kwargs = {}
@@ -143,7 +141,7 @@ def _run(args: argparse.Namespace) -> int:
             key, sep, value = item.partition("=")
             if not sep or not key:
                 raise ConfigError(f"play: expected key=value, got {item!r}")
-            kwargs[key] = yaml.safe_load(value)
+            kwargs[key] = parse_yaml(value)
         play(args.env_id, kwargs, args.seed, Path(args.image_dir), sys.stdin, sys.stdout)
         return 0
     if args.command == "plot":

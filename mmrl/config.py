@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from mmrl.vision import QWEN_MAX_PIXELS, QWEN_MIN_PIXELS
+
 
 @dataclass
 class LoraConfig:
@@ -51,9 +53,9 @@ class ModelConfig:
     """Weights dtype: float32, bfloat16 or float16."""
     attn_implementation: str = "sdpa"
     """Attention kernel passed to transformers (sdpa, eager, flash_attention_2)."""
-    min_pixels: int = 3136
+    min_pixels: int = QWEN_MIN_PIXELS
     """Smallest image area (pixels) the processor resizes to (Qwen2.5-VL's min_pixels)."""
-    max_pixels: int = 12845056
+    max_pixels: int = QWEN_MAX_PIXELS
     """Largest image area (pixels) the processor resizes to (Qwen2.5-VL's max_pixels)."""
     lora: LoraConfig = field(default_factory=LoraConfig)
     """Optional LoRA adapters (peft)."""
@@ -148,8 +150,6 @@ class AlgoConfig:
     ratio_level: str = "sequence"
     """PPO: 'sequence' (RL4VLM: one clipped ratio of the lambda-scaled response log-prob) or 'token' (per-token
     ratios, lambda-weighted token losses summed per response: same gradient at ratio 1, steadier for small models)."""
-    action_marker: str = '"action"\\s*:'
-    """PPO: regex whose last match in a response starts its action part (what comes before is the thought)."""
     normalize_advantages: bool = True
     """PPO: standardise the GAE advantages over the batch."""
 
@@ -308,8 +308,29 @@ _YamlLoader.add_implicit_resolver(
 )
 
 
-def _yaml_load(text: str) -> Any:
+def parse_yaml(text: str) -> Any:
+    """YAML text (a file's or an override's value) as plain data: the one YAML parser of mmrl, so `5e-4` is the
+    same float in a train config, a mixture config, an override and `mmrl play`'s kwargs."""
     return yaml.load(text, Loader=_YamlLoader)  # a SafeLoader subclass: no arbitrary objects
+
+
+def read_yaml(path: str | os.PathLike[str], what: str = "config file") -> dict[str, Any]:
+    """The mapping a YAML file holds ({} for an empty file); ConfigError naming the file when it is missing, is
+    not YAML or holds something else than a mapping."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = parse_yaml(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{what} not found: {os.fspath(path)}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} {os.fspath(path)} is a directory, not a YAML file") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{what} {os.fspath(path)} is not valid YAML: {error}") from None
+    if data is None:  # an empty file
+        return {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{what} {os.fspath(path)} must hold a mapping at the top level, got {type(data).__name__}")
+    return dict(data)
 
 
 def _place(where: str, key: object) -> str:
@@ -475,7 +496,7 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[s
         if any(not s for s in segments):
             raise ConfigError(f"malformed override {override!r}: empty key segment")
         try:
-            value = _yaml_load(raw)
+            value = parse_yaml(raw)
         except yaml.YAMLError as error:
             raise ConfigError(f"override {override!r}: value is not valid YAML ({error})") from None
         node: Any = out
@@ -528,31 +549,23 @@ def _deep_merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, An
 
 
 def load_config(path: str | os.PathLike[str] | None, overrides: Iterable[str] = ()) -> Config:
-    """Read a YAML config (None: all defaults), apply `key=value` overrides, build and validate a Config.
+    """Read a YAML config (None: all defaults), apply `key=value` overrides, build and validate a Config."""
+    return config_from_data({} if path is None else read_yaml(path), overrides)
 
-    The YAML is merged over the defaults before overrides are applied, so an override can reach into a
-    section or list the YAML leaves out (`envs.0.kwargs.split=test` with the default envs).
+
+def config_from_data(data: Mapping[str, Any], overrides: Iterable[str] = (), where: str = "") -> Config:
+    """A validated Config from plain data (as a YAML file holds it) and `key=value` overrides.
+
+    The data is merged over the defaults before overrides are applied, so an override can reach into a section
+    or list the data leaves out (`envs.0.kwargs.split=test` with the default envs). `where` prefixes the places
+    named in errors (e.g. 'base' for a mixture search's base config).
     """
-    data: Any = {}
-    if path is not None:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                data = _yaml_load(fh)
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {os.fspath(path)}") from None
-        except yaml.YAMLError as error:
-            raise ConfigError(f"config file {os.fspath(path)} is not valid YAML: {error}") from None
-        if data is None:  # an empty file
-            data = {}
-        if not isinstance(data, Mapping):
-            raise ConfigError(
-                f"config file {os.fspath(path)} must hold a mapping at the top level, got "
-                f"{type(data).__name__}"
-            )
-    data = _deep_merge(to_dict(Config()), data)
-    data = apply_overrides(data, list(overrides))
-    cfg = from_dict(Config, data)
-    validate(cfg)
+    merged = apply_overrides(_deep_merge(to_dict(Config()), data), list(overrides))
+    cfg = from_dict(Config, merged, where)
+    try:
+        validate(cfg)
+    except ConfigError as error:
+        raise ConfigError(f"{where}: {error}" if where else str(error)) from None
     return cfg
 
 
@@ -583,10 +596,6 @@ def validate(cfg: Config) -> None:
         errors.append("'gtr.corrector' needs algo.name: ppo (GTR trains alongside PPO)")
     if cfg.gtr.corrector in ("openai", "hf") and not cfg.gtr.model:
         errors.append(f"'gtr.model' must name the corrector model for gtr.corrector: {cfg.gtr.corrector}")
-    try:
-        re.compile(cfg.algo.action_marker)
-    except re.error as err:
-        errors.append(f"'algo.action_marker' must be a regular expression; {err}")
     _check_choice(errors, "algo.advantage", cfg.algo.advantage, ("grpo", "drgrpo"))
     _check_choice(
         errors,

@@ -7,7 +7,6 @@ from collections import defaultdict
 import torch
 
 from mmrl.config import EvalConfig
-from mmrl.correctors import thought_of
 from mmrl.distributed import DistContext
 from mmrl.metrics import pass_at_k, succ_at_k, thought_diversity
 from mmrl.rollout.backends import SamplingParams
@@ -107,7 +106,8 @@ def evaluate(runner: EpisodeRunner, env_names: list[str], cfg: EvalConfig, max_n
         params = SamplingParams(max_new_tokens, temperature=cfg.temperature, seed=seed)
         episodes = runner.run(requests, params)
     # Thought-collapse indicators (GTR), per process, averaged over processes.
-    names, values = zip(*thought_diversity([thought_of(t.completion.text) for ep in episodes for t in ep.turns]).items())
+    names, values = zip(*thought_diversity([ep.response_format.thought(t.completion.text) for ep in episodes
+                                                   for t in ep.turns]).items())
     diversity = {f"eval/{k}": v / ctx.world_size for k, v in zip(names, ctx.sum(list(values)))}
     return summarize(episodes, env_names, cfg, ctx) | diversity
 

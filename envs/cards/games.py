@@ -3,7 +3,7 @@ Decision-Making Agents via Reinforcement Learning") as text-action Gymnasium env
 
 ``mmrl/NumberLine-v0``, ``mmrl/EZPoints-v0``, ``mmrl/Points24-v0`` and ``mmrl/Blackjack-v0``. The action is the
 model's whole response; each env reads the ``"action"`` of the last JSON object in it
-(:mod:`mmrl.envs.cards.answer`). Rules and rewards follow RL4VLM's ``gym-cards`` package; the formula of the
+(the ``json`` format of :mod:`mmrl.formats`). Rules and rewards follow RL4VLM's ``gym-cards`` package; the formula of the
 points games is checked by :mod:`mmrl.envs.cards.formula` (never ``eval``), the expert by
 :mod:`mmrl.envs.cards.solver`.
 """
@@ -17,10 +17,10 @@ import numpy as np
 from gymnasium import spaces
 
 from mmrl.envs.cards import render
-from mmrl.envs.cards.answer import MAX_RESPONSE_LENGTH, format_response, response_action
 from mmrl.envs.cards.formula import reaches_target, tokenize
 from mmrl.envs.cards.solver import solve
 from mmrl.envs.spaces import text_space
+from mmrl.formats import JSON, MAX_RESPONSE_LENGTH
 
 SUIT_NAMES = {"H": "hearts", "D": "diamonds", "S": "spades", "C": "clubs"}
 
@@ -30,6 +30,7 @@ class _CardGameEnv(gym.Env[dict[str, Any], str]):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
     system_prompt: str | None = None
+    response_format = JSON.name
     #: Side of the square image.
     image_size = 300
 
@@ -95,7 +96,7 @@ class _CardGameEnv(gym.Env[dict[str, Any], str]):
     def step(self, action: str):
         if not self._episode_active:
             raise RuntimeError(f"{type(self).__name__}: the episode has ended; call reset() before step()")
-        token = response_action(action)
+        token = JSON.action(action)
         game_reward, terminated, truncated, format_error = self._play(token)
         format_reward = self.format_penalty if format_error else 0.0
         if terminated or truncated:
@@ -219,8 +220,7 @@ class _FormulaGameEnv(_CardGameEnv):
         return sorted(good)
 
     def _response(self, action: str, thoughts: str) -> str:
-        return format_response({"cards": self.values, "current formula": "".join(self.formula),
-                                "thoughts": thoughts, "action": action})
+        return JSON.compose(thoughts, action, {"cards": self.values, "current formula": "".join(self.formula)})
 
     def _prompt(self) -> str:
         faces = "'J', 'Q' and 'K' count as 10" if self.treat_face_cards_as_10 else "'J', 'Q' and 'K' count as 11, 12 and 13"
@@ -442,8 +442,7 @@ class NumberLineEnv(_CardGameEnv):
         return f"The target {self.target} is {order} than the current number {self.position}."
 
     def _response(self, action: str, thoughts: str) -> str:
-        return format_response({"current number": self.position, "target number": self.target,
-                                "thoughts": thoughts, "action": action})
+        return JSON.compose(thoughts, action, {"current number": self.position, "target number": self.target})
 
     def _prompt(self) -> str:
         text = (
@@ -585,7 +584,7 @@ class BlackjackEnv(_CardGameEnv):
         return action, f"My total is {kind} {total} and the dealer shows {shown}; basic strategy says {action}."
 
     def _response(self, action: str, thoughts: str) -> str:
-        return format_response({"thoughts": thoughts, "action": action})
+        return JSON.compose(thoughts, action)
 
     def _prompt(self) -> str:
         text = (

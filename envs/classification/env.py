@@ -17,6 +17,7 @@ from mmrl.envs.classification.sources import (
     ShapesSource,
 )
 from mmrl.envs.spaces import text_space
+from mmrl.formats import PLAIN, THINK_ANSWER
 from mmrl.rewards import call_reward, get_reward
 from mmrl.rewards.accuracy import answer_accuracy, exact_match
 from mmrl.rewards.format import think_answer_format
@@ -90,6 +91,8 @@ class ClassificationEnv(gym.Env[dict[str, Any], str]):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 1}
     system_prompt: str | None = None
+    response_format = THINK_ANSWER.name
+    """``think_answer``; ``plain`` under ``style="no_think"`` (set per instance)."""
 
     def __init__(
         self,
@@ -158,6 +161,7 @@ class ClassificationEnv(gym.Env[dict[str, Any], str]):
             get_reward(reward_name)  # fail now, with a did-you-mean, rather than at the first step
 
         self.style = style
+        self.response_format = (THINK_ANSWER if style == "think" else PLAIN).name
         self.split = split
         self.num_choices = num_choices
         self.image_size = image_size
@@ -203,7 +207,7 @@ class ClassificationEnv(gym.Env[dict[str, Any], str]):
     def _response(self, label: str) -> str:
         """The well-formed response that answers `label` in this env's style."""
         if self.style == "think":
-            return f"<think>The object is {label}.</think><answer>{label}</answer>"
+            return THINK_ANSWER.compose(f"The object is {label}.", label)
         return label
 
     def step(self, action: str):

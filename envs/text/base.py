@@ -10,16 +10,13 @@ import numpy as np
 from gymnasium import spaces
 
 from mmrl.envs.spaces import text_space
-from mmrl.rewards.parsing import extract_tag
+from mmrl.formats import MAX_RESPONSE_LENGTH, THINK_ANSWER
 
 #: Appended to every question: the answer format all text tasks share.
 INSTRUCTION = (
     "\nThink step by step inside <think> </think> tags, then give only the final answer inside "
     "<answer> </answer> tags."
 )
-MAX_RESPONSE_LENGTH = 8192
-#: Longest ``<answer>`` content a verifier looks at; longer answers are format errors (keeps verifiers cheap).
-MAX_ANSWER_LENGTH = 2000
 
 
 @dataclass
@@ -38,16 +35,6 @@ class Problem:
     data: Any = None
 
 
-def split_response(response: str) -> str | None:
-    """The ``<answer>`` content of a response (stripped), or ``None`` when the tag is missing or too long."""
-    if not isinstance(response, str):
-        return None
-    answer = extract_tag(response, "answer")
-    if answer is None or len(answer) > MAX_ANSWER_LENGTH:
-        return None
-    return answer.strip()
-
-
 class TextTaskEnv(gym.Env[dict[str, Any], str]):
     """Base of the one-step text tasks. Subclasses implement :meth:`generate` and :meth:`check`.
 
@@ -58,6 +45,7 @@ class TextTaskEnv(gym.Env[dict[str, Any], str]):
 
     metadata: dict[str, Any] = {"render_modes": []}
     system_prompt: str | None = None
+    response_format = THINK_ANSWER.name
     #: Longest question a subclass can produce (characters, before the instruction).
     max_question_length: int = 4000
     #: Characters outside :data:`mmrl.envs.spaces.TEXT_CHARSET` that questions may contain.
@@ -88,9 +76,7 @@ class TextTaskEnv(gym.Env[dict[str, Any], str]):
         self._episode_active = True
         info = {
             "answer": self._problem.answer,
-            "expert_action": (
-                f"<think>{self._problem.expert_thought}</think><answer>{self._problem.expert_answer}</answer>"
-            ),
+            "expert_action": THINK_ANSWER.compose(self._problem.expert_thought, self._problem.expert_answer),
             "expert_thought": self._problem.expert_thought,
         }
         return self._observation(), info
@@ -101,7 +87,7 @@ class TextTaskEnv(gym.Env[dict[str, Any], str]):
         if not isinstance(action, str):
             raise TypeError(f"the action must be the response text (str), got {type(action).__name__}")
         self._episode_active = False
-        answer = split_response(action)
+        answer = THINK_ANSWER.action(action)
         verdict = None if answer is None else self.verdict(answer)
         success = verdict is True
         info = {

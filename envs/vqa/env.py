@@ -9,11 +9,12 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from mmrl.config import ModelConfig
 from mmrl.envs.spaces import text_space
 from mmrl.envs.vqa.records import load_jsonl, load_record, split_records
 from mmrl.envs.vqa.scenes import OBJECT_COUNT, check_scene_options, procedural_record
+from mmrl.formats import SATORI
 from mmrl.rewards.satori import SATORI_COMPONENTS, satori_reward
+from mmrl.vision import QWEN_MAX_PIXELS, QWEN_MIN_PIXELS
 
 SOURCES = ("procedural", "jsonl")
 SPLITS = ("train", "test")
@@ -104,7 +105,7 @@ class VQAGroundingEnv(gym.Env[dict[str, Any], str]):
     ``source`` (``"procedural"``/``"jsonl"``), ``path`` (the JSONL file, jsonl only), ``split``
     (``"train"``/``"test"``: procedural scenes come from disjoint seed streams; JSONL records are split by a
     stable hash of image and question), ``test_fraction`` (0.2, jsonl), ``image_size`` ((height, width), default
-    (240, 320)), ``min_pixels`` and ``max_pixels`` (defaults: :class:`mmrl.config.ModelConfig`'s),
+    (240, 320)), ``min_pixels`` and ``max_pixels`` (defaults: Qwen2.5-VL's, :mod:`mmrl.vision`; keep them equal to ``model.min_pixels``/``max_pixels``),
     ``reward_weights``, ``object_count`` ((low, high), the inclusive range of objects per procedural scene, 2-5 by
     default) and ``size_scale`` (object radii times this, 1.0 by default; procedural only: fewer, larger objects
     make the boxes easier to hit), ``render_mode`` (None or ``"rgb_array"``).
@@ -115,6 +116,7 @@ class VQAGroundingEnv(gym.Env[dict[str, Any], str]):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 1}
     system_prompt: str | None = None
+    response_format = SATORI.name
 
     def __init__(
         self,
@@ -123,8 +125,8 @@ class VQAGroundingEnv(gym.Env[dict[str, Any], str]):
         split: str = "train",
         test_fraction: float = 0.2,
         image_size: tuple[int, int] = (240, 320),
-        min_pixels: int = ModelConfig.min_pixels,
-        max_pixels: int = ModelConfig.max_pixels,
+        min_pixels: int = QWEN_MIN_PIXELS,
+        max_pixels: int = QWEN_MAX_PIXELS,
         reward_weights: dict[str, float] | None = None,
         object_count: tuple[int, int] = OBJECT_COUNT,
         size_scale: float = 1.0,

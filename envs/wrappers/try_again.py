@@ -4,7 +4,7 @@ Liu et al., 2025, "A Simple 'Try Again' Can Elicit Multi-Turn LLM Reasoning" (li
 a wrong answer the model sees the question again with "Incorrect. Please think again."; the episode stops on a
 right answer or after ``max_turns``. Reward at turn t (from 0) is ``gamma**t`` if right, else 0; an invalid format
 costs ``invalid_format_penalty``; at the episode's end ``-lambda * (1 - unique answers / answers)`` penalises
-repeating an answer. Evaluated with succ@k (:func:`succ_at_k`), solved within k turns.
+repeating an answer. Evaluated with succ@k (:func:`mmrl.metrics.succ_at_k`), solved within k turns.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from mmrl.metrics import succ_at_k  # noqa: F401  (re-exported: UFO's metric lives with pass@k)
-from mmrl.rewards.parsing import extract_tag, normalize_answer
+from mmrl.formats import ResponseFormat, format_of
+from mmrl.rewards.parsing import normalize_answer
 
 DEFAULT_FEEDBACK = "Incorrect. Please think again."
 #: Between the original observation text and the feedback.
@@ -26,11 +26,11 @@ FEEDBACK_SEPARATOR = "\n\n"
 MAX_KEPT_ANSWER_LENGTH = 2000
 
 
-def response_answer(response: str) -> str:
-    """The answer a response gives, for the repetition penalty: its ``<answer>`` content (the whole response
-    without one), normalised with :func:`normalize_answer`."""
-    tagged = extract_tag(response, "answer")
-    return normalize_answer(response if tagged is None else tagged)[:MAX_KEPT_ANSWER_LENGTH]
+def response_answer(response: str, response_format: ResponseFormat) -> str:
+    """The answer a response gives, for the repetition penalty: its action in the inner env's format (the whole
+    response without one), normalised with :func:`normalize_answer`."""
+    action = response_format.action(response)
+    return normalize_answer(response if action is None else action)[:MAX_KEPT_ANSWER_LENGTH]
 
 
 class TryAgain(gym.Wrapper):
@@ -53,8 +53,8 @@ class TryAgain(gym.Wrapper):
     ## Rewards
     At turn ``t`` (from 0): ``gamma**t`` if the inner env reports ``success``, else 0; plus
     ``invalid_format_penalty`` when the inner info has a true ``format_error``. At the last turn
-    ``-repetition_penalty * (1 - unique answers / answers)`` is added (answers: the ``<answer>`` contents, or the
-    whole responses, normalised with :func:`normalize_answer`). The inner env's reward is not used; it stays in
+    ``-repetition_penalty * (1 - unique answers / answers)`` is added (answers: the actions in the inner env's
+    response format (:mod:`mmrl.formats`), or the whole responses, normalised with :func:`normalize_answer`). The inner env's reward is not used; it stays in
     ``info["inner_reward"]``.
 
     ## Episode End
@@ -95,6 +95,7 @@ class TryAgain(gym.Wrapper):
                 f"TryAgain needs an env with Dict(text=Text, ...) observations, got {inner_space}"
             )
         self.max_turns = max_turns
+        self._format = format_of(env)
         self.gamma = float(gamma)
         self.repetition_penalty = float(repetition_penalty)
         self.invalid_format_penalty = float(invalid_format_penalty)
@@ -150,7 +151,7 @@ class TryAgain(gym.Wrapper):
         _, inner_reward, _, _, inner_info = self.env.step(action)
         turn = self._turn
         success = bool(inner_info.get("success", False))
-        self._answers.append(response_answer(action) if isinstance(action, str) else "")
+        self._answers.append(response_answer(action, self._format) if isinstance(action, str) else "")
         reward = self.gamma**turn if success else 0.0
         if inner_info.get("format_error", False):
             reward += self.invalid_format_penalty

@@ -12,6 +12,7 @@ from typing import Any
 from mmrl.config import ModelConfig
 from mmrl.correctors.base import Correction
 from mmrl.correctors.prompt import correction_messages, parse_verdict
+from mmrl.formats import ResponseFormat
 from mmrl.models.loading import load_pretrained_policy
 from mmrl.rollout.backends import HFBackend, SamplingParams
 
@@ -24,12 +25,13 @@ class HFCorrector:
         self.params = SamplingParams(max_new_tokens, temperature, 1.0)
         self._lock = threading.Lock()  # one generate at a time: the model is shared by the worker threads
 
-    def correct(self, observation: Any, response: str, info: dict[str, Any]) -> Correction | None:
-        messages = correction_messages(observation, response, info)
+    def correct(self, observation: Any, response: str, info: dict[str, Any],
+                response_format: ResponseFormat) -> Correction | None:
+        messages = correction_messages(observation, response, info, response_format)
         with self._lock:
             prompt = self.policy.encode(messages)
             reply = self.backend.generate([prompt], self.params)[0].text
-        return parse_verdict(reply, response)
+        return parse_verdict(reply, response, response_format)
 
     def close(self) -> None:
         pass

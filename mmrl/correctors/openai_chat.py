@@ -12,6 +12,7 @@ from typing import Any
 
 from mmrl.correctors.base import Correction
 from mmrl.correctors.prompt import correction_messages, parse_verdict
+from mmrl.formats import ResponseFormat
 
 log = logging.getLogger("mmrl.correctors")
 
@@ -29,18 +30,19 @@ class OpenAICorrector:
         self.temperature = temperature
         self.json_mode = json_mode
 
-    def correct(self, observation: Any, response: str, info: dict[str, Any]) -> Correction | None:
+    def correct(self, observation: Any, response: str, info: dict[str, Any],
+                response_format: ResponseFormat) -> Correction | None:
         kwargs: dict[str, Any] = {"response_format": {"type": "json_object"}} if self.json_mode else {}
         try:
             reply = self.client.chat.completions.create(
-                model=self.model, messages=correction_messages(observation, response, info),
+                model=self.model, messages=correction_messages(observation, response, info, response_format),
                 temperature=self.temperature, **kwargs,
             )
             text = reply.choices[0].message.content
         except Exception as err:  # noqa: BLE001  (any failure means "no correction"; training goes on)
             log.warning("corrector request failed: %s", type(err).__name__)
             return None
-        return parse_verdict(text, response)
+        return parse_verdict(text, response, response_format)
 
     def close(self) -> None:
         self.client.close()

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mmrl.correctors.base import Correction, thought_of, with_thought
-from mmrl.envs.cards.answer import last_json_object, response_action
+from mmrl.correctors.base import Correction
+from mmrl.formats import ResponseFormat, last_json_object
 
 SYSTEM = (
     "You check the reasoning of an agent playing a game. Read the task the agent saw and its response. Decide "
@@ -20,17 +20,18 @@ SYSTEM = (
 )
 
 
-def correction_messages(observation: Any, response: str, info: dict[str, Any]) -> list[dict[str, Any]]:
+def correction_messages(observation: Any, response: str, info: dict[str, Any],
+                        response_format: ResponseFormat) -> list[dict[str, Any]]:
     """Chat messages (OpenAI format, text only) asking for a verdict on `response`."""
     task = observation.get("text", "") if isinstance(observation, dict) else str(observation)
-    user = f"Task the agent saw:\n{task}\n\nAgent's response:\n{response}\n\nAgent's thoughts: {thought_of(response)}"
+    user = f"Task the agent saw:\n{task}\n\nAgent's response:\n{response}\n\nAgent's thoughts: {response_format.thought(response)}"
     hint = info.get("expert_thought")
     if hint:  # GTR gives its corrector a solver tool; an env's expert thought plays that part here
         user += f"\n\nA known solution path (from a solver): {hint}"
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
-def parse_verdict(reply: Any, response: str) -> Correction | None:
+def parse_verdict(reply: Any, response: str, response_format: ResponseFormat) -> Correction | None:
     """The corrector's reply as a Correction; None when it is not a readable verdict."""
     if not isinstance(reply, str):
         return None
@@ -40,11 +41,11 @@ def parse_verdict(reply: Any, response: str) -> Correction | None:
     verdict = obj["evaluation"].strip().upper()
     if verdict not in ("YES", "NO"):
         return None
-    off_path = obj.get("on_solution_path") is False or response_action(response) is None
+    off_path = obj.get("on_solution_path") is False or response_format.action(response) is None
     if verdict == "YES":
         return Correction(correct=True, off_path=off_path)
     thought = obj.get("correction")
     if not isinstance(thought, str) or not thought.strip():
         return Correction(correct=False, off_path=off_path)
     thought = thought.strip()[:4000]
-    return Correction(correct=False, thought=thought, response=with_thought(response, thought), off_path=off_path)
+    return Correction(correct=False, thought=thought, response=response_format.with_thought(response, thought), off_path=off_path)

@@ -22,6 +22,7 @@ import numpy as np
 
 import mmrl.envs  # noqa: F401  (registers the mmrl/* ids)
 from mmrl.config import EnvSpec, RolloutConfig, env_names
+from mmrl.formats import PLAIN, ResponseFormat, format_of
 from mmrl.models.policy import Policy, Prompt
 from mmrl.rollout.backends import Completion, GenerationBackend, SamplingParams, derive_seed
 from mmrl.rollout.calls import CallFailed, run_calls
@@ -55,6 +56,8 @@ class Episode:
     turns: list[Turn] = field(default_factory=list)
     error: str | None = None
     truncated: bool = False
+    response_format: ResponseFormat = PLAIN
+    """How the env's responses split into thought and action (the env's declared format, :mod:`mmrl.formats`)."""
 
     @property
     def total_reward(self) -> float:
@@ -79,6 +82,20 @@ def make_env(spec: EnvSpec, eval_mode: bool = False) -> gym.Env:
         raise ValueError(f"envs: cannot make {spec.id!r}: {err}") from err
 
 
+def prompt_corpus(specs: list[EnvSpec], n_seeds: int = 32) -> list[str]:
+    """Prompt texts (and expert answers and thoughts) of the envs' first `n_seeds` resets: what the tiny model's
+    tokenizer is trained on."""
+    texts = []
+    for spec in specs:
+        env = make_env(spec)
+        for seed in range(n_seeds):
+            obs, info = env.reset(seed=seed)
+            texts.append(obs if isinstance(obs, str) else str(obs.get("text", "")))
+            texts += [str(info[k]) for k in ("expert_action", "expert_thought") if k in info]
+        env.close()
+    return texts
+
+
 class EnvPool:
     """Copies of each env, created on demand and reused across steps; a broken copy is replaced."""
 
@@ -92,6 +109,10 @@ class EnvPool:
         if key not in self._envs:
             self._envs[key] = make_env(self.specs[env_index], self.eval_mode)
         return self._envs[key]
+
+    def formats(self) -> dict[str, ResponseFormat]:
+        """Each env's declared response format, by its metric name."""
+        return {name: format_of(self.get(i, 0)) for i, name in enumerate(env_names(self.specs))}
 
     def discard(self, env_index: int, slot: int) -> None:
         env = self._envs.pop((env_index, slot), None)
@@ -128,7 +149,8 @@ class EpisodeRunner:
         episodes, observations = [], []
         for req, (env, outcome) in zip(requests, self._reset_all(requests, slot_of)):
             failed = isinstance(outcome, CallFailed)
-            episodes.append(Episode(req, {}, error=outcome) if failed else Episode(req, dict(outcome[1])))
+            episodes.append(Episode(req, {}, error=outcome) if failed
+                            else Episode(req, dict(outcome[1]), response_format=format_of(env)))
             observations.append(None if failed else outcome[0])
             envs.append(None if failed else env)
         histories: list[list[tuple[str, str]]] = [[] for _ in requests]

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from mmrl.correctors.openai_chat import OpenAICorrector
+from mmrl.formats import JSON
 
 RESPONSE = '{"current number": 2, "target number": 4, "thoughts": "go left", "action": "+"}'
 SECRET = "sk-test-not-a-real-key-123"
@@ -66,7 +67,7 @@ def test_openai_corrector_exchanges_a_real_request_and_reads_the_verdict(key):
     try:
         corrector = OpenAICorrector("judge-model", server.url, key, timeout_s=5, retries=0)
         verdict = corrector.correct({"text": "Current number: 2. Target number: 4."}, RESPONSE,
-                                    {"expert_thought": "move right"})
+                                    {"expert_thought": "move right"}, JSON)
         corrector.close()
     finally:
         server.close()
@@ -87,7 +88,7 @@ def test_openai_corrector_failure_is_no_correction_and_the_key_is_never_logged(k
     try:
         corrector = OpenAICorrector("judge-model", server.url, key, timeout_s=5, retries=1)
         with caplog.at_level(logging.DEBUG):
-            assert corrector.correct({"text": "t"}, RESPONSE, {}) is None
+            assert corrector.correct({"text": "t"}, RESPONSE, {}, JSON) is None
     finally:
         server.close()
     assert len(server.requests) == 2  # the first try and one retry
@@ -99,7 +100,7 @@ def test_openai_corrector_timeout_is_no_correction(key):
     try:
         corrector = OpenAICorrector("judge-model", server.url, key, timeout_s=0.5, retries=0)
         start = time.monotonic()
-        assert corrector.correct({"text": "t"}, RESPONSE, {}) is None
+        assert corrector.correct({"text": "t"}, RESPONSE, {}, JSON) is None
         assert time.monotonic() - start < 2.5
     finally:
         server.close()
@@ -108,7 +109,7 @@ def test_openai_corrector_timeout_is_no_correction(key):
 def test_openai_corrector_unreadable_reply_is_no_correction(key):
     server = _Server("I think the agent is fine")
     try:
-        assert OpenAICorrector("m", server.url, key, timeout_s=5, retries=0).correct({"text": "t"}, RESPONSE, {}) is None
+        assert OpenAICorrector("m", server.url, key, timeout_s=5, retries=0).correct({"text": "t"}, RESPONSE, {}, JSON) is None
     finally:
         server.close()
 
@@ -125,6 +126,6 @@ def test_local_hf_corrector_runs_a_saved_model_and_never_raises(tiny_text, tmp_p
 
     save_policy(tiny_text, str(tmp_path / "judge"))
     corrector = HFCorrector(str(tmp_path / "judge"), temperature=1.0, max_new_tokens=16)
-    outcome = corrector.correct({"text": "Current number: 2."}, RESPONSE, {})
+    outcome = corrector.correct({"text": "Current number: 2."}, RESPONSE, {}, JSON)
     # A random tiny model writes no verdict JSON: that is "no correction", not an error.
     assert outcome is None

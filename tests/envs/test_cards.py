@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mmrl.envs.cards import evaluate, is_solvable, numbers_used, reaches_target, solve
-from mmrl.envs.cards.answer import last_json_object, response_action
 from mmrl.envs.cards.formula import MAX_DEPTH, tokenize
 from mmrl.envs.cards.games import BlackjackEnv, EZPointsEnv, NumberLineEnv, Points24Env, basic_strategy
 
@@ -107,18 +106,6 @@ def test_solve_outputs_are_correct_and_distinct():
     assert solve([1, 2, 3, 4]) == ["1*2*3*4", "2*3*4/1", "(1+2+3)*4", "(1+3)*(2+4)"]
     assert solve([0, 0], 0) == ["0*0", "0+0", "0-0"]  # 0/0 is not a formula
     assert solve([5], 5) == ["5"] and solve([], 0) == []
-
-
-# -- answer parsing --
-
-def test_last_json_object():
-    assert response_action('I think {"a": {"b": 1}, "action": "+"} done') == "+"
-    assert response_action('{"action": "1"} no, {"action": "2"}') == "2"
-    assert response_action('{"action": 7}') == "7"
-    assert response_action('{"action": true}') is None
-    assert response_action('{"action": ') is None
-    assert response_action("{" * 10_000) is None
-    assert last_json_object(123) is None
 
 
 # -- Points24 --

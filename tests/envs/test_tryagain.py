@@ -13,7 +13,8 @@ from gymnasium.utils.env_checker import check_env
 
 import mmrl.envs  # noqa: F401  (registers the ids)
 from mmrl.envs.spaces import text_space
-from mmrl.envs.wrappers import TryAgain, succ_at_k
+from mmrl.envs.wrappers import TryAgain
+from mmrl.metrics import succ_at_k
 from mmrl.rewards.parsing import extract_tag
 
 FEEDBACK = "Incorrect. Please think again."
@@ -23,6 +24,7 @@ class OneStepEnv(gym.Env):
     """Scripted one-step env: the question names a seeded secret word; ``<answer>WORD</answer>`` is right."""
 
     metadata = {"render_modes": []}
+    response_format = "think_answer"
     words = ("apple", "pear", "plum", "fig")
 
     def __init__(self) -> None:
