@@ -19,11 +19,15 @@ from mmrl.envs.alfworld.problem import TASK_TYPES
 from mmrl.envs.alfworld.scenes import LAYOUT_DIR
 from mmrl.envs.spaces import TEXT_CHARSET, text_space
 from mmrl.formats import ACTION_TAG, JSON, MAX_RESPONSE_LENGTH, ResponseFormat, get_format
+from mmrl.rewards.combine import RewardWeights
 
 #: Environment variable naming the default game folder.
 DATA_ENV_VAR = "MMRL_ALFWORLD_DATA"
-#: (won reward, goal-condition coefficient, invalid-action penalty) per reward preset.
-REWARD_PRESETS = {"rl4vlm": (50.0, 1.0, -1.0), "verl_agent": (10.0, 0.0, -0.1)}
+#: Default reward weights per preset (``reward_weights`` merge over them): RL4VLM's and verl-agent's.
+REWARD_PRESETS = {
+    "rl4vlm": {"won": 50.0, "goal_condition": 1.0, "invalid_action": -1.0},
+    "verl_agent": {"won": 10.0, "goal_condition": 0.0, "invalid_action": -0.1},
+}
 MAX_TEXT_LENGTH = 16384
 #: Loaded games kept per env.
 ENGINE_CACHE = 8
@@ -86,13 +90,14 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
     "SCHEMATIC": not a camera view.
 
     ## Rewards
-    Per step: ``won_reward`` when the goal is reached, plus ``gc_coef`` times the increase of the goal-condition
-    rate (share of the task's sub-goals met, :mod:`mmrl.envs.alfworld.goals`), plus ``invalid_penalty`` for a
-    command that is not admissible or a format error. Presets (``reward``): ``"rl4vlm"`` (RL4VLM, Zhai et al.
-    2024: 50 * won + goal-condition rate - 1 per illegal action; the rate enters as its increase, so an episode's
-    sum holds it once and standing still earns nothing) and ``"verl_agent"`` (verl-agent / GiGPO: 10 * won,
-    -0.1 per invalid action, no shaping). Any of the three values may be overridden. Components are in info:
-    ``reward/won``, ``reward/goal_condition``, ``reward/invalid``.
+    Per step, a weighted sum of registered rewards: ``won`` (1 when the goal is reached), ``goal_condition`` (the
+    increase of the goal-condition rate, the share of the task's sub-goals met, :mod:`mmrl.envs.alfworld.goals`)
+    and ``invalid_action`` (1 for a command that is not admissible or a format error). The preset (``reward``)
+    gives the default weights: ``"rl4vlm"`` (RL4VLM, Zhai et al. 2024: 50 * won + goal-condition rate - 1 per
+    illegal action; the rate enters as its increase, so an episode's sum holds it once and standing still earns
+    nothing) and ``"verl_agent"`` (verl-agent / GiGPO: 10 * won, -0.1 per invalid action, no shaping);
+    ``reward_weights`` merge over them (any registered reward, ``module:name`` too). Components are in info:
+    ``reward/won``, ``reward/goal_condition``, ``reward/invalid_action``.
 
     ## Episode End
     Terminated when the goal is met; truncated after ``max_steps`` (50) steps. Info (reset and step): ``success``
@@ -103,7 +108,7 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
 
     ## Arguments
     ``data_path`` (folder of games; default ``$MMRL_ALFWORLD_DATA``), ``task_types`` (all six), ``max_steps``
-    (50), ``reward`` (``"rl4vlm"``), ``won_reward``/``gc_coef``/``invalid_penalty`` (None: the preset's),
+    (50), ``reward`` (``"rl4vlm"``: the preset of default weights), ``reward_weights`` (merged over the preset's),
     ``history`` (3), ``render_image`` (True), ``image_size`` (320), ``response_format`` (``"json"`` or
     ``"action_tag"``: the answer format the prompt asks for, the env parses and the expert writes).
 
@@ -115,8 +120,8 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
     system_prompt: str | None = None
 
     def __init__(self, data_path: str | None = None, task_types: list[str] | None = None, max_steps: int = 50,
-                 reward: str = "rl4vlm", won_reward: float | None = None, gc_coef: float | None = None,
-                 invalid_penalty: float | None = None, history: int = 3, render_image: bool = True,
+                 reward: str = "rl4vlm", reward_weights: dict[str, float] | None = None, history: int = 3,
+                 render_image: bool = True,
                  image_size: int = 320, render_mode: str | None = None, response_format: str = JSON.name) -> None:
         if response_format not in FORMAT_INSTRUCTIONS:
             raise ValueError(f"response_format must be one of {sorted(FORMAT_INSTRUCTIONS)}, got {response_format!r}")
@@ -132,10 +137,7 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
         self.games = [g for g in find_games(data_path) if _task_type(g) in wanted]
         if not self.games:
             raise ValueError(f"no solvable ALFWorld game of types {sorted(wanted)} under {data_path!r}")
-        won, gc, invalid = REWARD_PRESETS[reward]
-        self.won_reward = won if won_reward is None else float(won_reward)
-        self.gc_coef = gc if gc_coef is None else float(gc_coef)
-        self.invalid_penalty = invalid if invalid_penalty is None else float(invalid_penalty)
+        self.rewards = RewardWeights(REWARD_PRESETS[reward], reward_weights)
         self.max_steps, self.history, self.render_mode = int(max_steps), int(history), render_mode
         self.render_image, self.image_size = bool(render_image), int(image_size)
         observation = {"text": text_space(MAX_TEXT_LENGTH)}
@@ -184,13 +186,13 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
         self._steps += 1
         self._history.append((command if command is not None else "(no action)", self._feedback))
         won = bool(self._state["won"])
-        parts = {"reward/won": self.won_reward * won,
-                 "reward/goal_condition": self.gc_coef * (self._gc - previous_gc),
-                 "reward/invalid": self.invalid_penalty if invalid else 0.0}
+        reward, values = self.rewards.score(action, won=won, goal_condition_gain=self._gc - previous_gc,
+                                            invalid_action=invalid, format_error=format_error)
         terminated, truncated = won, not won and self._steps >= self.max_steps
         self._active = not (terminated or truncated)
-        info = {**self._info(), "format_error": format_error, "invalid_action": invalid, **parts}
-        return self._observation(), float(sum(parts.values())), terminated, truncated, info
+        info = {**self._info(), "format_error": format_error, "invalid_action": invalid,
+                **RewardWeights.info(values)}
+        return self._observation(), float(reward), terminated, truncated, info
 
     def render(self) -> np.ndarray | None:
         return self._draw() if self.render_mode == "rgb_array" else None

@@ -18,8 +18,8 @@ from mmrl.envs.classification.sources import (
 )
 from mmrl.envs.spaces import text_space
 from mmrl.formats import PLAIN, THINK_ANSWER
-from mmrl.rewards import call_reward, get_reward
 from mmrl.rewards.accuracy import answer_accuracy, exact_match
+from mmrl.rewards.combine import RewardWeights
 from mmrl.rewards.format import think_answer_format
 
 SOURCES = ("shapes", "digits", "folder", "jsonl")
@@ -62,9 +62,9 @@ class ClassificationEnv(gym.Env[dict[str, Any], str]):
     classes by default) always include the true class and are shuffled every episode. ``system_prompt`` is None.
 
     ## Rewards
-    ``sum(weight * fn([action], answer=[label]))`` over ``reward_weights`` (names of :mod:`mmrl.rewards`; a
-    ``None`` component counts 0). Default for think: ``think_answer_format`` + ``answer_accuracy`` (max 2.0); for
-    no_think: ``exact_match`` (max 1.0).
+    ``sum(weight * fn([action], answer=[label], choices=[choices]))`` over the reward weights (registered names of
+    :mod:`mmrl.rewards`, or ``module:name``; a ``None`` component counts 0): ``reward_weights`` merged over the
+    defaults, think: ``think_answer_format`` + ``answer_accuracy`` (max 2.0); no_think: ``exact_match`` (max 1.0).
 
     ## Episode End
     After the first step (``terminated=True``, ``truncated=False``). Stepping again before ``reset`` raises
@@ -83,7 +83,7 @@ class ClassificationEnv(gym.Env[dict[str, Any], str]):
     defaults: red, green, blue, yellow and circle, square, triangle), ``shape_scale`` (shapes only: the shape's
     radius range as a fraction of the image side, default (0.18, 0.34)), ``num_choices`` (None = all classes),
     ``image_size`` (56), ``split`` (``"train"``/``"test"``), ``test_fraction`` (0.2; digits, folder, jsonl),
-    ``reward_weights`` (dict name -> weight), ``render_mode`` (None or ``"rgb_array"``: the image).
+    ``reward_weights`` (dict name -> weight, merged over the defaults; 0 turns a reward off), ``render_mode`` (None or ``"rgb_array"``: the image).
 
     ## Version History
     * v0: initial version.
@@ -154,11 +154,8 @@ class ClassificationEnv(gym.Env[dict[str, Any], str]):
             raise ValueError(
                 f"num_choices must be in [1, {len(self.classes)}] (the number of classes), got {num_choices}"
             )
-        self.reward_weights = dict(
-            DEFAULT_REWARD_WEIGHTS[style] if reward_weights is None else reward_weights
-        )
-        for reward_name in self.reward_weights:
-            get_reward(reward_name)  # fail now, with a did-you-mean, rather than at the first step
+        self.rewards = RewardWeights(DEFAULT_REWARD_WEIGHTS[style], reward_weights)
+        self.reward_weights = self.rewards.weights
 
         self.style = style
         self.response_format = (THINK_ANSWER if style == "think" else PLAIN).name
@@ -217,13 +214,8 @@ class ClassificationEnv(gym.Env[dict[str, Any], str]):
             raise TypeError(f"the action must be the response text (str), got {type(action).__name__}")
         self._episode_active = False
         info: dict[str, Any] = {"answer": self._label}
-        reward = 0.0
-        for name, weight in self.reward_weights.items():
-            # Inline (no timeout thread): the runner already abandons an env step that hangs.
-            value = call_reward(get_reward(name), [action], timeout_s=None, answer=[self._label])[0]
-            value = 0.0 if value is None else value
-            info[f"reward/{name}"] = value
-            reward += weight * value
+        reward, values = self.rewards.score(action, answer=self._label, choices=list(self._choices))
+        info |= RewardWeights.info(values)
         if self.style == "think":
             info["success"] = answer_accuracy([action], answer=[self._label])[0] == 1.0
             info["format_error"] = think_answer_format([action])[0] == 0.0

@@ -11,7 +11,10 @@ from gymnasium import spaces
 
 from mmrl.envs.spaces import text_space
 from mmrl.formats import MAX_RESPONSE_LENGTH, THINK_ANSWER
+from mmrl.rewards.combine import RewardWeights
 
+DEFAULT_REWARD_WEIGHTS = {"accuracy": 1.0}
+"""The verifier's verdict: 1 for a right answer (``reward_weights`` merge over it)."""
 #: Appended to every question: the answer format all text tasks share.
 INSTRUCTION = (
     "\nThink step by step inside <think> </think> tags, then give only the final answer inside "
@@ -40,7 +43,9 @@ class TextTaskEnv(gym.Env[dict[str, Any], str]):
 
     ``reset`` draws a :class:`Problem` from ``self.np_random``; ``step`` takes the whole response, reads its
     ``<answer>`` tag and asks :meth:`check` for a verdict: ``True`` (right), ``False`` (well-formed but wrong) or
-    ``None`` (the answer cannot be read: a format error). Reward 1.0 for a right answer, else 0.0.
+    ``None`` (the answer cannot be read: a format error). Reward: the registered rewards named in
+    ``reward_weights`` (a constructor argument of every text env) merged over ``{"accuracy": 1.0}`` (1.0 for a right
+    answer), each reported as ``reward/<name>``; they get the columns ``answer``, ``verdict`` and ``format_error``.
     """
 
     metadata: dict[str, Any] = {"render_modes": []}
@@ -51,7 +56,8 @@ class TextTaskEnv(gym.Env[dict[str, Any], str]):
     #: Characters outside :data:`mmrl.envs.spaces.TEXT_CHARSET` that questions may contain.
     question_chars: str = ""
 
-    def __init__(self) -> None:
+    def __init__(self, reward_weights: dict[str, float] | None = None) -> None:
+        self.rewards = RewardWeights(DEFAULT_REWARD_WEIGHTS, reward_weights)
         self.observation_space = spaces.Dict(
             text=text_space(self.max_question_length + len(INSTRUCTION), extra_chars=self.question_chars)
         )
@@ -89,14 +95,10 @@ class TextTaskEnv(gym.Env[dict[str, Any], str]):
         self._episode_active = False
         answer = THINK_ANSWER.action(action)
         verdict = None if answer is None else self.verdict(answer)
-        success = verdict is True
-        info = {
-            "success": success,
-            "format_error": verdict is None,
-            "answer": self._problem.answer,
-            "reward/accuracy": float(success),
-        }
-        return self._observation(), float(success), True, False, info
+        reward, values = self.rewards.score(action, answer=self._problem.answer, verdict=verdict,
+                                            format_error=verdict is None)
+        info = {"success": verdict is True, "format_error": verdict is None, "answer": self._problem.answer}
+        return self._observation(), float(reward), True, False, info | RewardWeights.info(values)
 
     def verdict(self, answer: str) -> bool | None:
         """:meth:`check` for the current problem, with any exception of a subclass counted as unreadable."""

@@ -199,12 +199,12 @@ def test_malformed_answers_cost_the_format_penalty(response):
     for env in (Points24Env(), EZPointsEnv(), NumberLineEnv(), BlackjackEnv()):
         env.reset(seed=1)
         obs, reward, terminated, _, info = env.step(response)
-        assert info["format_error"] and reward == -1.0 and info["reward/format"] == -1.0
+        assert info["format_error"] and reward == -1.0 and info["reward/format_error"] == 1.0
         assert not terminated and obs in env.observation_space
 
 
-def test_format_penalty_is_configurable():
-    env = Points24Env(format_penalty=-0.25)
+def test_format_penalty_is_a_reward_weight():
+    env = Points24Env(reward_weights={"format_error": -0.25})
     env.reset(seed=0)
     assert env.step("nothing")[1] == -0.25
 
