@@ -267,10 +267,12 @@ class RayExecutor:
     local one. With the default run function every task still trains in a subprocess on its node."""
 
     def __init__(self, workers: int = 1, address: str | None = None, num_cpus: float = 1.0) -> None:
+        from mmrl.config import ConfigError
+
         try:
             import ray
         except ImportError as error:
-            raise ImportError("search.executor: ray needs the 'ray' package (pip install ray)") from error
+            raise ConfigError("search.executor: ray needs the 'ray' package (pip install ray)") from error
         self.ray = ray
         self.workers = workers
         self.num_cpus = num_cpus

@@ -31,6 +31,7 @@ from mmrl.config import (
     Config,
     ConfigError,
     EnvSpec,
+    UserError,
     apply_overrides,
     config_from_data,
     from_dict,
@@ -240,7 +241,7 @@ def read_results(path: str | os.PathLike[str]) -> tuple[list[str], list[str], li
     """(domain names, target names, rows) of a results.csv; rows carry `weights` (np.ndarray) and floats."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"results table not found: {path}")
+        raise UserError(f"results table not found: {path}")
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         header = reader.fieldnames or []
@@ -248,7 +249,7 @@ def read_results(path: str | os.PathLike[str]) -> tuple[list[str], list[str], li
         targets = [c[6:] for c in header if c.startswith("score_")]
         missing = {"index", "score", "status"} - set(header)
         if missing or not domains:
-            raise ValueError(f"{path} is not a mixture results table (missing columns: "
+            raise UserError(f"{path} is not a mixture results table (missing columns: "
                              f"{sorted(missing) or ['w_<domain>']})")
         rows = []
         for line in reader:
@@ -264,7 +265,7 @@ def read_results(path: str | os.PathLike[str]) -> tuple[list[str], list[str], li
                     "error": line.get("error") or "",
                 })
             except (TypeError, ValueError) as error:
-                raise ValueError(f"{path}: malformed row {line}: {error}") from None
+                raise UserError(f"{path}: malformed row {line}: {error}") from None
     return domains, targets, rows
 
 
@@ -308,7 +309,7 @@ def fit_predictor(W: np.ndarray, y: np.ndarray, domains: list[str], ridge: float
     and the fitted terms."""
     n, m = W.shape
     if n < 2:
-        raise ValueError(f"fitting needs at least 2 successful runs, got {n}")
+        raise UserError(f"fitting needs at least 2 successful runs, got {n}")
     n_coef = m + m * (m - 1) // 2
     k = min(5, n)
     if ridge is None:
@@ -402,7 +403,7 @@ def run_search(cfg: MixtureSearchConfig, search_dir: str | os.PathLike[str] | No
     if results_path.is_file():
         old_domains, old_targets, rows = read_results(results_path)
         if old_domains != domains or old_targets != targets:
-            raise ValueError(f"{results_path} was written for domains {old_domains} and targets {old_targets}, "
+            raise UserError(f"{results_path} was written for domains {old_domains} and targets {old_targets}, "
                              f"not {domains} and {targets}; use another search.output_dir")
     done = {r["index"] for r in rows if r["status"] in STATUSES and r["index"] < len(W)
             and _same(r["weights"], W[r["index"]])}

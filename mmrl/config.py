@@ -286,7 +286,12 @@ class Config:
 # Loading: YAML -> dict -> overrides -> dataclasses -> validation
 
 
-class ConfigError(ValueError):
+class UserError(ValueError):
+    """A mistake the user can fix (a config, a path, a data file): `mmrl` prints its message as one line and
+    exits with status 2. Anything else is a bug and shows its traceback."""
+
+
+class ConfigError(UserError):
     """A config file, override or value is wrong; the message names the key and its dotted place."""
 
 

@@ -118,7 +118,7 @@ def evaluate_checkpoint(target: str, overrides: list[str] = ()) -> dict:
     from pathlib import Path
 
     from mmrl import checkpoint
-    from mmrl.config import env_names, load_config
+    from mmrl.config import UserError, env_names, load_config
     from mmrl.models.loading import base_model_path, load_run_policy
     from mmrl.rollout.backends import make_backend
     from mmrl.rollout.runner import EnvPool
@@ -127,11 +127,11 @@ def evaluate_checkpoint(target: str, overrides: list[str] = ()) -> dict:
     if (path / "config.yaml").is_file():
         run_dir, ckpt = path, checkpoint.latest_checkpoint(path)
         if ckpt is None:
-            raise FileNotFoundError(f"{path} holds no complete checkpoint under checkpoints/")
+            raise UserError(f"{path} holds no complete checkpoint under checkpoints/")
     elif (path / checkpoint.MARKER).is_file() and (path.parent.parent / "config.yaml").is_file():
         run_dir, ckpt = path.parent.parent, path
     else:
-        raise FileNotFoundError(f"{target!r} is neither a run directory (with config.yaml) nor a checkpoint folder")
+        raise UserError(f"{target!r} is neither a run directory (with config.yaml) nor a checkpoint folder")
     cfg = load_config(str(run_dir / "config.yaml"), list(overrides))
     torch.set_num_threads(cfg.train.torch_threads)
     policy = load_run_policy(cfg.model, base_model_path(cfg.model, run_dir), ckpt)

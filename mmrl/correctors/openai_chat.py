@@ -10,6 +10,7 @@ import logging
 import os
 from typing import Any
 
+from mmrl.config import ConfigError
 from mmrl.correctors.base import Correction
 from mmrl.correctors.prompt import correction_messages, parse_verdict
 from mmrl.formats import ResponseFormat
@@ -24,7 +25,7 @@ class OpenAICorrector:
 
         key = os.environ.get(api_key_env)
         if key is None and base_url is None:
-            raise ValueError(f"gtr.corrector 'openai' with the default endpoint needs the API key in ${api_key_env}")
+            raise ConfigError(f"gtr.corrector 'openai' with the default endpoint needs the API key in ${api_key_env}")
         self.client = OpenAI(base_url=base_url, api_key=key or "none", timeout=timeout_s, max_retries=retries)
         self.model = model
         self.temperature = temperature

@@ -12,7 +12,7 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
-from mmrl.config import ModelConfig
+from mmrl.config import ConfigError, ModelConfig
 from mmrl.models.policy import Policy
 from mmrl.models.processor import VLProcessor
 from mmrl.models.tiny import build_tiny_text, build_tiny_vl
@@ -39,9 +39,9 @@ def build_tiny_policy(cfg: ModelConfig, corpus: list[str]) -> Policy:
 def load_pretrained_policy(path: str, cfg: ModelConfig) -> Policy:
     """Load a Hugging Face checkpoint folder (VL or text-only), or raise naming the path that is missing."""
     if not os.path.isdir(path):
-        raise FileNotFoundError(f"model.path: no such directory: {path!r}")
+        raise ConfigError(f"model.path: no such directory: {path!r}")
     if not os.path.isfile(os.path.join(path, "config.json")):
-        raise FileNotFoundError(f"model.path: {path!r} has no config.json (not a save_pretrained folder)")
+        raise ConfigError(f"model.path: {path!r} has no config.json (not a save_pretrained folder)")
     model_type = AutoConfig.from_pretrained(path).model_type
     kwargs = dict(dtype=_DTYPES[cfg.dtype], attn_implementation=cfg.attn_implementation)
     if model_type in VL_MODEL_TYPES:

@@ -21,7 +21,7 @@ import gymnasium as gym
 import numpy as np
 
 import mmrl.envs  # noqa: F401  (registers the mmrl/* ids)
-from mmrl.config import EnvSpec, RolloutConfig, env_names
+from mmrl.config import ConfigError, EnvSpec, RolloutConfig, env_names
 from mmrl.formats import PLAIN, ResponseFormat, format_of
 from mmrl.models.policy import Policy, Prompt
 from mmrl.rollout.backends import Completion, GenerationBackend, SamplingParams, derive_seed
@@ -78,8 +78,8 @@ def make_env(spec: EnvSpec, eval_mode: bool = False) -> gym.Env:
     kwargs = dict(spec.kwargs) | (dict(spec.eval_kwargs) if eval_mode else {})
     try:
         return gym.make(spec.id, **kwargs)
-    except gym.error.Error as err:
-        raise ValueError(f"envs: cannot make {spec.id!r}: {err}") from err
+    except (gym.error.Error, ValueError, TypeError, ImportError, OSError) as err:  # a wrong id, kwarg or path
+        raise ConfigError(f"envs: cannot make {spec.id!r} with {kwargs}: {type(err).__name__}: {err}") from err
 
 
 def prompt_corpus(specs: list[EnvSpec], n_seeds: int = 32) -> list[str]:

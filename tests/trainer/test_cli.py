@@ -136,3 +136,23 @@ def test_the_readme_command_trains_a_label_free_user_env(tmp_path):
     rows = [r for r in read_jsonl(run_dir / "metrics.jsonl") if "train/reward_mean" in r]
     assert [r["step"] for r in rows] == [1]
     assert not any(k.startswith("sft/") for r in read_jsonl(run_dir / "metrics.jsonl") for k in r)
+
+
+def test_a_bug_shows_its_traceback_while_user_errors_are_one_line(monkeypatch, capsys):
+    """`mmrl` turns only user errors (config, paths, data) into one line and exit status 2; a ValueError raised
+    by a bug inside the trainer propagates with its traceback."""
+    import mmrl.trainer
+    from mmrl.cli import main
+
+    def broken(cfg):
+        raise ValueError("a bug inside the trainer")
+
+    monkeypatch.setattr(mmrl.trainer, "train", broken)
+    with pytest.raises(ValueError, match="a bug inside the trainer"):
+        main(["train", "configs/quickstart.yaml", "train.progress=false"])
+    assert main(["train", "configs/quickstart.yaml", "optim.lrr=1"]) == 2
+    assert main(["play", "mmrl/NoSuchEnv-v0"]) == 2
+    assert main(["eval", "/no/such/run"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("mmrl ") and ": error: " in line for line in err)
+    assert "optim.lrr" in err[0] and "NoSuchEnv" in err[1] and "/no/such/run" in err[2]
