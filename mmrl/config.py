@@ -16,11 +16,22 @@ import types
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
 
 from mmrl.vision import QWEN_MAX_PIXELS, QWEN_MIN_PIXELS
+
+TinyKind = Literal["vl", "text"]
+"""Tiny models mmrl builds (mmrl/models/tiny.py)."""
+DType = Literal["float32", "bfloat16", "float16"]
+"""Weight dtypes the loader maps to torch dtypes (mmrl/models/loading.py)."""
+CorrectorKind = Literal["none", "oracle", "openai", "hf"]
+"""GTR correctors (mmrl/correctors/__init__.py:make_corrector)."""
+Schedule = Literal["constant", "linear", "cosine"]
+"""Learning-rate schedules after warm-up (mmrl/distributed.py)."""
+WarmStartTarget = Literal["expert", "random_admissible"]
+"""Warm-start labels (mmrl/rollout/runner.py:warm_start_key)."""
 
 
 @dataclass
@@ -39,7 +50,7 @@ class LoraConfig:
 class ModelConfig:
     path: str | None = None
     """Local checkpoint directory (a Hugging Face save_pretrained folder). None builds a tiny random model."""
-    tiny: str = "vl"
+    tiny: TinyKind = "vl"
     """Which tiny model to build when path is None: 'vl' (Qwen2.5-VL architecture) or 'text' (Qwen2)."""
     tiny_hidden_size: int = 64
     """Hidden size of the tiny language model: a multiple of 32 (heads of size 32, the smallest vLLM's CPU kernels take)."""
@@ -49,7 +60,7 @@ class ModelConfig:
     """Vocabulary size of the locally trained byte-level BPE tokenizer."""
     seed: int = 0
     """Seed for the tiny model's random initialisation."""
-    dtype: str = "float32"
+    dtype: DType = "float32"
     """Weights dtype: float32, bfloat16 or float16."""
     attn_implementation: str = "sdpa"
     """Attention kernel passed to transformers (sdpa, eager, flash_attention_2)."""
@@ -156,7 +167,7 @@ class AlgoConfig:
 
 @dataclass
 class GTRConfig:
-    corrector: str = "none"
+    corrector: CorrectorKind = "none"
     """GTR thought correction (Wei et al. 2025): 'none', 'oracle' (the env's expert), 'openai' (any
     OpenAI-compatible chat endpoint) or 'hf' (a local transformers model)."""
     model: str | None = None
@@ -199,7 +210,7 @@ class OptimConfig:
     """Gradient clipping norm; 0 disables."""
     warmup_steps: int = 0
     """Linear warm-up, in optimiser steps."""
-    schedule: str = "constant"
+    schedule: Schedule = "constant"
     """LR schedule after warm-up: 'constant', 'linear' or 'cosine' (decays to 0 at the last step)."""
     grad_accum_steps: int = 1
     """Micro-batches per optimiser step (a minibatch is split into this many)."""
@@ -229,7 +240,7 @@ class TrainConfig:
     """Examples per supervised warm-start step."""
     sft_lr: float | None = None
     """Learning rate of the warm-start steps; None uses optim.lr."""
-    sft_target: str = "expert"
+    sft_target: WarmStartTarget = "expert"
     """Warm-start labels: 'expert' (info['expert_action']: teaches the task itself) or 'random_admissible' (a random
     entry of info['admissible_actions']: teaches the answer format only, so RL starts from chance)."""
     deepspeed: str | None = None
@@ -358,6 +369,8 @@ def _type_name(tp: Any) -> str:
         return f"a mapping ({tp.__name__})"
     if _is_union(tp):
         return " or ".join(_type_name(arg) for arg in typing.get_args(tp))
+    if typing.get_origin(tp) is Literal:
+        return "one of " + ", ".join(map(repr, typing.get_args(tp)))
     if typing.get_origin(tp) is not None:
         return str(tp).replace("typing.", "")
     return getattr(tp, "__name__", str(tp))
@@ -371,6 +384,13 @@ def _convert(tp: Any, value: Any, place: str) -> Any:
     """Check `value` against the annotation `tp` and build it (recursively for dataclasses and containers)."""
     if tp is Any:
         return copy.deepcopy(value)
+    if typing.get_origin(tp) is Literal:  # a choice: checked here, the one place choices are checked
+        choices = typing.get_args(tp)
+        if value not in choices:
+            close = difflib.get_close_matches(value, [str(c) for c in choices], n=1) if isinstance(value, str) else []
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"'{place}' must be one of {', '.join(map(str, choices))}; got {value!r}{hint}")
+        return value
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, Mapping):
             raise _type_error(place, tp, value)
@@ -589,14 +609,11 @@ def validate(cfg: Config) -> None:
         if not ok:
             errors.append(f"'{place}' must be {rule}; got {value!r}")
 
-    _check_choice(errors, "model.tiny", cfg.model.tiny, ("vl", "text"))
     need(cfg.model.tiny_hidden_size > 0 and cfg.model.tiny_hidden_size % 32 == 0, "model.tiny_hidden_size",
          "a positive multiple of 32 (attention heads of size 32)", cfg.model.tiny_hidden_size)
-    _check_choice(errors, "model.dtype", cfg.model.dtype, ("float32", "bfloat16", "float16"))
     _check_choice(errors, "rollout.backend", cfg.rollout.backend, ("hf", "vllm"))
     _check_choice(errors, "algo.name", cfg.algo.name, ("grpo", "ppo"))
     _check_choice(errors, "algo.ratio_level", cfg.algo.ratio_level, ("sequence", "token"))
-    _check_choice(errors, "gtr.corrector", cfg.gtr.corrector, ("none", "oracle", "openai", "hf"))
     if cfg.gtr.corrector != "none" and cfg.algo.name != "ppo":
         errors.append("'gtr.corrector' needs algo.name: ppo (GTR trains alongside PPO)")
     if cfg.gtr.corrector in ("openai", "hf") and not cfg.gtr.model:
@@ -609,8 +626,6 @@ def validate(cfg: Config) -> None:
         ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum"),
     )
     _check_choice(errors, "algo.kl_estimator", cfg.algo.kl_estimator, ("k1", "k2", "k3"))
-    _check_choice(errors, "optim.schedule", cfg.optim.schedule, ("constant", "linear", "cosine"))
-    _check_choice(errors, "train.sft_target", cfg.train.sft_target, ("expert", "random_admissible"))
 
     for place, value in [
         ("rollout.group_size", cfg.rollout.group_size),
@@ -709,8 +724,42 @@ def validate(cfg: Config) -> None:
         need(bool(env.id.strip()), f"envs[{i}].id", "a non-empty gymnasium id", env.id)
         need(env.weight > 0, f"envs[{i}].weight", "> 0", env.weight)
 
+    errors += ineffective_settings(cfg)
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(errors) if len(errors) > 1 else errors[0])
+
+
+def ineffective_settings(cfg: Config) -> list[str]:
+    """One message per setting that has no effect under the rest of the config (changed from its default while
+    the algorithm, KL penalty, corrector or LoRA that would read it is off): a value that silently does nothing is
+    a mistake to name, not to ignore. (Switching the warm-start off with train.sft_steps=0, or a tiny model's
+    sizes under model.path, stay allowed: a config is often reused that way from the command line.)"""
+    problems = []
+
+    def unused(section: Any, place: str, names: Iterable[str], why: str) -> None:
+        default = type(section)()
+        for name in names:
+            if getattr(section, name) != getattr(default, name):
+                problems.append(f"'{place}.{name}' has no effect {why}; remove it")
+
+    ppo_only = ("gamma", "gae_lambda", "value_coef", "value_trunk_grad", "value_clip", "thought_coef",
+                "ratio_level", "normalize_advantages")
+    if cfg.algo.name != "ppo":
+        unused(cfg.algo, "algo", ppo_only, f"under algo.name: {cfg.algo.name} (PPO only)")
+    else:
+        unused(cfg.algo, "algo", ("advantage",), "under algo.name: ppo (PPO's advantages are GAE)")
+    if cfg.algo.kl_coef == 0:
+        unused(cfg.algo, "algo", ("kl_estimator",), "with algo.kl_coef: 0")
+    gtr = {"oracle": ("model", "base_url", "api_key_env", "retries", "temperature", "max_new_tokens"),
+           "openai": ("max_new_tokens",), "hf": ("base_url", "api_key_env", "retries")}
+    if cfg.gtr.corrector == "none":
+        unused(cfg.gtr, "gtr", [f.name for f in dataclasses.fields(GTRConfig) if f.name != "corrector"],
+               "with gtr.corrector: none")
+    else:
+        unused(cfg.gtr, "gtr", gtr[cfg.gtr.corrector], f"with gtr.corrector: {cfg.gtr.corrector}")
+    if cfg.model.lora.r == 0:
+        unused(cfg.model.lora, "model.lora", ("alpha", "dropout", "target_modules"), "with model.lora.r: 0")
+    return problems
 
 
 def save_config(cfg: Config, path: str | os.PathLike[str]) -> None:
