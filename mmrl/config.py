@@ -176,6 +176,9 @@ class GTRConfig:
     """'openai': the endpoint, e.g. http://127.0.0.1:8000/v1 (a vLLM server); None is api.openai.com."""
     api_key_env: str = "OPENAI_API_KEY"
     """'openai': environment variable holding the API key (never logged)."""
+    send_image: bool = True
+    """'openai': attach the observation's image as OpenAI image_url content (false for a text-only endpoint); an
+    'hf' corrector sees the image when its model is a VL model."""
     timeout_s: float = 60.0
     """A correction that takes longer counts as no correction."""
     retries: int = 2
@@ -750,8 +753,8 @@ def ineffective_settings(cfg: Config) -> list[str]:
         unused(cfg.algo, "algo", ("advantage",), "under algo.name: ppo (PPO's advantages are GAE)")
     if cfg.algo.kl_coef == 0:
         unused(cfg.algo, "algo", ("kl_estimator",), "with algo.kl_coef: 0")
-    gtr = {"oracle": ("model", "base_url", "api_key_env", "retries", "temperature", "max_new_tokens"),
-           "openai": ("max_new_tokens",), "hf": ("base_url", "api_key_env", "retries")}
+    gtr = {"oracle": ("model", "base_url", "api_key_env", "send_image", "retries", "temperature", "max_new_tokens"),
+           "openai": ("max_new_tokens",), "hf": ("base_url", "api_key_env", "send_image", "retries")}
     if cfg.gtr.corrector == "none":
         unused(cfg.gtr, "gtr", [f.name for f in dataclasses.fields(GTRConfig) if f.name != "corrector"],
                "with gtr.corrector: none")

@@ -21,7 +21,8 @@ def make_corrector(cfg, device: str = "cpu", formats: dict[str, ResponseFormat] 
     if cfg.corrector == "openai":
         from mmrl.correctors.openai_chat import OpenAICorrector
 
-        return OpenAICorrector(cfg.model, cfg.base_url, cfg.api_key_env, cfg.timeout_s, cfg.retries, cfg.temperature)
+        return OpenAICorrector(cfg.model, cfg.base_url, cfg.api_key_env, cfg.timeout_s, cfg.retries, cfg.temperature,
+                               send_image=cfg.send_image)
     if cfg.corrector == "hf":
         from mmrl.correctors.hf_local import HFCorrector
 

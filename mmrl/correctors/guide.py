@@ -47,6 +47,8 @@ def ask_corrector(corrector: Corrector, episodes: list[Episode], cfg: GTRConfig)
             if "env_error" in turn.info:
                 continue
             observation = {"text": observation_text(turn.prompt.messages)}
+            if turn.prompt.images:  # the image the policy saw with this observation
+                observation["image"] = turn.prompt.images[-1]
             calls.append(partial(corrector.correct, observation, turn.completion.text, state_info(ep, t),
                                  ep.response_format))
             where.append((i, t))

@@ -20,7 +20,8 @@ log = logging.getLogger("mmrl.correctors")
 
 class OpenAICorrector:
     def __init__(self, model: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
-                 timeout_s: float = 60.0, retries: int = 2, temperature: float = 0.4, json_mode: bool = True):
+                 timeout_s: float = 60.0, retries: int = 2, temperature: float = 0.4, json_mode: bool = True,
+                 send_image: bool = True):
         from openai import OpenAI
 
         key = os.environ.get(api_key_env)
@@ -30,13 +31,16 @@ class OpenAICorrector:
         self.model = model
         self.temperature = temperature
         self.json_mode = json_mode
+        self.send_image = send_image
 
     def correct(self, observation: Any, response: str, info: dict[str, Any],
                 response_format: ResponseFormat) -> Correction | None:
         kwargs: dict[str, Any] = {"response_format": {"type": "json_object"}} if self.json_mode else {}
         try:
             reply = self.client.chat.completions.create(
-                model=self.model, messages=correction_messages(observation, response, info, response_format),
+                model=self.model,
+                messages=correction_messages(observation, response, info, response_format,
+                                             "image_url" if self.send_image else None),
                 temperature=self.temperature, **kwargs,
             )
             text = reply.choices[0].message.content

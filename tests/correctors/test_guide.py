@@ -114,3 +114,21 @@ def test_dagger_buffer_samples_uniformly_and_survives_a_save(tmp_path, tiny_text
     empty = DAggerBuffer()
     empty.load(tmp_path / "missing.pt")
     assert len(empty) == 0
+
+
+def test_the_corrector_sees_the_image_the_policy_saw(tiny_vl):
+    image = np.full((28, 28, 3), 200, np.uint8)
+    prompt = tiny_vl.encode(*build_messages("What colour?", image, [], None))
+    ep = Episode(EpisodeRequest(0, 0), {}, response_format=format_of(gym.make("mmrl/NumberLine-v0")))
+    ep.turns.append(Turn(prompt, Completion([1], '{"thoughts": "t", "action": "+"}', True), 0.0, {}))
+    seen = []
+
+    class Recorder:
+        def correct(self, observation, response, info, response_format):
+            seen.append(observation)
+            return Correction(correct=True)
+
+    ask_corrector(Recorder(), [ep], GTRConfig(corrector="oracle"))
+    (observation,) = seen
+    assert observation["text"] == "What colour?"
+    assert np.asarray(observation["image"]).shape == (28, 28, 3) and np.asarray(observation["image"]).max() == 200

@@ -129,3 +129,49 @@ def test_local_hf_corrector_runs_a_saved_model_and_never_raises(tiny_text, tmp_p
     outcome = corrector.correct({"text": "Current number: 2."}, RESPONSE, {}, JSON)
     # A random tiny model writes no verdict JSON: that is "no correction", not an error.
     assert outcome is None
+
+
+def _picture():
+    import numpy as np
+
+    image = np.zeros((28, 56, 3), np.uint8)
+    image[:, :28] = (255, 0, 0)
+    return image
+
+
+def test_openai_corrector_sends_the_observation_image_as_image_url_content(key):
+    import base64
+    import io
+
+    from PIL import Image
+
+    server = _Server('{"evaluation": "YES"}')
+    try:
+        OpenAICorrector("m", server.url, key, timeout_s=5, retries=0).correct(
+            {"text": "What colour?", "image": _picture()}, RESPONSE, {}, JSON)
+        OpenAICorrector("m", server.url, key, timeout_s=5, retries=0, send_image=False).correct(
+            {"text": "What colour?", "image": _picture()}, RESPONSE, {}, JSON)
+    finally:
+        server.close()
+    with_image, text_only = (r["body"]["messages"][-1]["content"] for r in server.requests)
+    image_part, text_part = with_image
+    assert text_part["type"] == "text" and "What colour?" in text_part["text"]
+    url = image_part["image_url"]["url"]
+    assert image_part["type"] == "image_url" and url.startswith("data:image/png;base64,")
+    sent = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert sent.size == (56, 28) and sent.getpixel((0, 0)) == (255, 0, 0)
+    assert isinstance(text_only, str) and "What colour?" in text_only
+
+
+def test_local_vl_corrector_encodes_the_observation_image(tiny_vl, tmp_path):
+    from mmrl.correctors.hf_local import HFCorrector
+    from mmrl.models.loading import save_policy
+
+    save_policy(tiny_vl, str(tmp_path / "judge"))
+    corrector = HFCorrector(str(tmp_path / "judge"), temperature=1.0, max_new_tokens=8)
+    seen = []
+    encode = corrector.policy.encode
+    corrector.policy.encode = lambda messages, images=(): seen.append(encode(messages, images)) or seen[-1]
+    corrector.correct({"text": "What colour?", "image": _picture()}, RESPONSE, {}, JSON)
+    (prompt,) = seen
+    assert len(prompt.images) == 1 and prompt.pixel_values is not None and prompt.image_grid_thw is not None
