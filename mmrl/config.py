@@ -725,6 +725,11 @@ def validate(cfg: Config) -> None:
     need(len(cfg.envs) > 0, "envs", "a non-empty list", cfg.envs)
     for i, env in enumerate(cfg.envs):
         need(bool(env.id.strip()), f"envs[{i}].id", "a non-empty gymnasium id", env.id)
+        for name in ("min_pixels", "max_pixels"):  # one source: envs that take them get the model's
+            for where, kwargs in (("kwargs", env.kwargs), ("eval_kwargs", env.eval_kwargs)):
+                if name in kwargs and kwargs[name] != getattr(cfg.model, name):
+                    errors.append(f"'envs[{i}].{where}.{name}' ({kwargs[name]!r}) differs from model.{name} "
+                                  f"({getattr(cfg.model, name)!r}); set model.{name} only: envs get the model's")
         need(env.weight > 0, f"envs[{i}].weight", "> 0", env.weight)
 
     errors += ineffective_settings(cfg)

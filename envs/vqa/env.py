@@ -112,7 +112,8 @@ class VQAGroundingEnv(gym.Env[dict[str, Any], str]):
     ``source`` (``"procedural"``/``"jsonl"``), ``path`` (the JSONL file, jsonl only), ``split``
     (``"train"``/``"test"``: procedural scenes come from disjoint seed streams; JSONL records are split by a
     stable hash of image and question), ``test_fraction`` (0.2, jsonl), ``image_size`` ((height, width), default
-    (240, 320)), ``min_pixels`` and ``max_pixels`` (defaults: Qwen2.5-VL's, :mod:`mmrl.vision`; keep them equal to ``model.min_pixels``/``max_pixels``),
+    (240, 320)), ``min_pixels`` and ``max_pixels`` (under mmrl they come from ``model.min_pixels``/``max_pixels``, the bounds the model's processor uses;
+    defaults: Qwen2.5-VL's, :mod:`mmrl.vision`),
     ``reward_weights``, ``object_count`` ((low, high), the inclusive range of objects per procedural scene, 2-5 by
     default) and ``size_scale`` (object radii times this, 1.0 by default; procedural only: fewer, larger objects
     make the boxes easier to hit), ``render_mode`` (None or ``"rgb_array"``).

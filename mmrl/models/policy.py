@@ -73,6 +73,14 @@ class Policy:
         self.image_token_id = vocab.get("<|image_pad|>")
 
     @property
+    def image_bounds(self) -> tuple[int, int] | None:
+        """(min_pixels, max_pixels): the image area range the processor resizes to (VL models); None for text."""
+        if not self.is_vl:
+            return None
+        size = self.processor.image_processor.size
+        return int(size["shortest_edge"]), int(size["longest_edge"])
+
+    @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 

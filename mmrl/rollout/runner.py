@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
+import inspect
 import logging
 import threading
 from collections.abc import Callable
@@ -19,6 +21,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.registration import load_env_creator
 
 import mmrl.envs  # noqa: F401  (registers the mmrl/* ids)
 from mmrl.config import ConfigError, EnvSpec, RolloutConfig, env_names
@@ -73,13 +76,32 @@ def warm_start_key(target: str) -> str:
     return "expert_action" if target == "expert" else "admissible_actions"
 
 
-def make_env(spec: EnvSpec, eval_mode: bool = False) -> gym.Env:
-    """`gymnasium.make` with the spec's kwargs (eval_kwargs merged over them for held-out evaluation)."""
+def make_env(spec: EnvSpec, eval_mode: bool = False, offered: dict[str, Any] | None = None) -> gym.Env:
+    """`gymnasium.make` with the spec's kwargs (eval_kwargs merged over them for held-out evaluation), plus each
+    `offered` kwarg that the env's constructor names and the spec leaves unset (e.g. the model's image bounds)."""
     kwargs = dict(spec.kwargs) | (dict(spec.eval_kwargs) if eval_mode else {})
+    if offered:
+        takes = constructor_parameters(spec.id)
+        kwargs = {k: v for k, v in offered.items() if k in takes} | kwargs
     try:
         return gym.make(spec.id, **kwargs)
     except (gym.error.Error, ValueError, TypeError, ImportError, OSError) as err:  # a wrong id, kwarg or path
         raise ConfigError(f"envs: cannot make {spec.id!r} with {kwargs}: {type(err).__name__}: {err}") from err
+
+
+def constructor_parameters(env_id: str) -> set[str]:
+    """Keyword parameters the registered env's entry point names explicitly (not through **kwargs); empty when
+    that cannot be told."""
+    try:
+        module, _, name = env_id.rpartition(":")
+        if module:
+            importlib.import_module(module)
+        entry = gym.spec(name).entry_point
+        creator = load_env_creator(entry) if isinstance(entry, str) else entry
+        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        return {p.name for p in inspect.signature(creator).parameters.values() if p.kind in kinds}
+    except Exception:  # noqa: BLE001  (unknown id or odd entry point: offer nothing; gym.make reports the id)
+        return set()
 
 
 def prompt_corpus(specs: list[EnvSpec], n_seeds: int = 32) -> list[str]:
@@ -102,12 +124,15 @@ class EnvPool:
     def __init__(self, specs: list[EnvSpec], eval_mode: bool = False):
         self.specs = specs
         self.eval_mode = eval_mode
+        self.offered: dict[str, Any] = {}
+        """Kwargs given to every env whose constructor takes them (`make_env`); the runner offers the model's
+        image bounds, so an env that must know the size the model sees (VQA's boxes) cannot disagree with it."""
         self._envs: dict[tuple[int, int], gym.Env] = {}
 
     def get(self, env_index: int, slot: int) -> gym.Env:
         key = (env_index, slot)
         if key not in self._envs:
-            self._envs[key] = make_env(self.specs[env_index], self.eval_mode)
+            self._envs[key] = make_env(self.specs[env_index], self.eval_mode, self.offered)
         return self._envs[key]
 
     def formats(self) -> dict[str, ResponseFormat]:
@@ -136,6 +161,9 @@ class EpisodeRunner:
     def __init__(self, pool: EnvPool, policy: Policy, backend: GenerationBackend, cfg: RolloutConfig):
         self.pool = pool
         self.policy = policy
+        bounds = policy.image_bounds
+        if bounds is not None:
+            pool.offered |= {"min_pixels": bounds[0], "max_pixels": bounds[1]}
         self.backend = backend
         self.cfg = cfg
         self.sync_turns: Callable[[int], int] | None = None
