@@ -105,9 +105,9 @@ def evaluate(runner: EpisodeRunner, env_names: list[str], cfg: EvalConfig, max_n
         torch.manual_seed(seed)
         params = SamplingParams(max_new_tokens, temperature=cfg.temperature, seed=seed)
         episodes = runner.run(requests, params)
-    # Thought-collapse indicators (GTR), per process, averaged over processes.
+    # Thought-collapse indicators (GTR) over the responses whose format has a thought, per process, averaged.
     names, values = zip(*thought_diversity([ep.response_format.thought(t.completion.text) for ep in episodes
-                                                   for t in ep.turns]).items())
+                                            if ep.response_format.has_thought for t in ep.turns]).items())
     diversity = {f"eval/{k}": v / ctx.world_size for k, v in zip(names, ctx.sum(list(values)))}
     return summarize(episodes, env_names, cfg, ctx) | diversity
 

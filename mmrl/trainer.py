@@ -355,8 +355,9 @@ class Trainer:
                    for t, a, start, lp, v, r in zip(turns, flat_adv.tolist(), starts, old_logprobs, old_values,
                                                      flat_targets)]
         stats["train/value_mean"] = float(np.mean(old_values)) if old_values else 0.0
-        stats |= {f"gtr/{k}": v for k, v in thought_diversity([ep.response_format.thought(t.completion.text)
-                                                                     for ep in episodes for t in ep.turns]).items()}
+        thoughts = [ep.response_format.thought(t.completion.text) for ep in episodes if ep.response_format.has_thought
+                    for t in ep.turns]
+        stats |= {f"gtr/{k}": v for k, v in thought_diversity(thoughts).items()}
         return samples, stats
 
     def update(self, samples: list[Sample]) -> dict[str, float]:
