@@ -303,3 +303,11 @@ def test_ray_executor_runs_fake_proxy_runs():
         assert sorted(out) == [0, 1, 2] and out[2]["score"] == pytest.approx(true_score([1.0, 0.0, 0.0]))
     finally:
         ray.shutdown()
+
+
+def test_cli_mixture_search_names_a_typo_in_one_line(capsys):
+    from mmrl.cli import main
+
+    assert main(["mixture", "search", "configs/mixture_quickstart.yaml", "base.optim.lrr=5e-4"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "base.optim.lrr" in err and "did you mean 'lr'" in err
