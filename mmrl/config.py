@@ -589,6 +589,9 @@ def config_from_data(data: Mapping[str, Any], overrides: Iterable[str] = (), whe
     named in errors (e.g. 'base' for a mixture search's base config).
     """
     merged = apply_overrides(_deep_merge(to_dict(Config()), data), list(overrides))
+    if isinstance(merged.get("algo"), Mapping) and "action_marker" in merged["algo"]:  # a run saved before 2026-11-30
+        raise ConfigError(f"'{_place(where, 'algo.action_marker')}' was removed: each env's response format "
+                          "(mmrl.formats) says where the action starts; delete the key")
     cfg = from_dict(Config, merged, where)
     try:
         validate(cfg)

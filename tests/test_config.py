@@ -353,3 +353,8 @@ def test_typed_choices_match_the_modules_that_implement_them():
     from mmrl.models.loading import _DTYPES
 
     assert set(typing.get_args(DType)) == set(_DTYPES)
+
+
+def test_a_run_saved_with_the_removed_action_marker_gets_a_clear_message():
+    with pytest.raises(ConfigError, match=r"'algo\.action_marker' was removed: each env's response format"):
+        load_config(None, ["algo.action_marker=x"])
