@@ -85,7 +85,7 @@ def test_ppo_raises_the_reward_of_a_multi_turn_task(tmp_path):
 
 def test_ppo_with_lora_trains_the_value_head_beside_the_adapter(tmp_path):
     cfg = _gtr_config(tmp_path, "train.total_steps=1", "model.lora.r=4", "gtr.corrector=none", "train.sft_steps=0",
-                      "algo.value_coef=1.0")
+                      "algo.value_coef=1.0", "gtr.buffer_batch=16")  # the default: no GTR setting without GTR
     trainer = Trainer(cfg)
     head = trainer.policy.model.get_submodule("value_head")
     assert all(p.requires_grad for p in head.parameters())
