@@ -166,11 +166,11 @@ class JsonFormat(ResponseFormat):
         return thoughts if isinstance(thoughts, str) else response[:start].strip()
 
     def action_offset(self, response: str) -> int | None:
-        found = _last_json(response)
-        if found is None or self.action(response) is None:
+        """The last ``"action":`` key in the text, even in a response cut off before its JSON closes (RL4VLM's
+        split: a truncated answer still weighs its thought by lambda)."""
+        if not isinstance(response, str) or len(response) > MAX_RESPONSE_LENGTH:
             return None
-        start, end, _ = found
-        keys = list(self._ACTION_KEY.finditer(response, start, end))
+        keys = list(self._ACTION_KEY.finditer(response))
         return keys[-1].start() if keys else None
 
     def fields(self, response: Any) -> dict[str, Any]:

@@ -36,6 +36,8 @@ def test_json_reads_the_action_and_thoughts_of_the_last_object():
     assert JSON.fields(response) == {"cards": [1, 2]}
     assert response[JSON.action_offset(response):].startswith('"action"')
     assert JSON.action_offset('{"thoughts": "\\"action\\": no"}') is None  # no action key: no action part
+    cut = '{"thoughts": "go", "action": "+'  # cut off by max_new_tokens: the split still finds the action key
+    assert cut[JSON.action_offset(cut):] == '"action": "+'
 
 
 def test_tagged_formats_read_their_own_tags():
