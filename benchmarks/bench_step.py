@@ -82,8 +82,8 @@ from mmrl.models.loading import build_tiny_policy, load_pretrained_policy, save_
 from mmrl.models.policy import Policy
 from mmrl.rewards.accuracy import exact_match
 from mmrl.rollout.messages import build_messages, observation_parts
-from mmrl.rollout.runner import make_env
-from mmrl.trainer import Trainer, env_corpus, group_requests
+from mmrl.rollout.runner import make_env, prompt_corpus
+from mmrl.trainer import Trainer, group_requests
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET_RATIO = {"hf": 0.6, "vllm": 1.0}
@@ -426,7 +426,7 @@ def run(config: str, steps: int, warmup: int, profile: str | None = None, backen
     with tempfile.TemporaryDirectory(prefix="mmrl-bench-") as tmp:
         model_dir = os.path.join(tmp, "base_model")
         cfg = bench_config(config, None, os.path.join(tmp, "mmrl"), n_steps, backend, hidden, layers)
-        save_policy(build_tiny_policy(cfg.model, env_corpus(cfg)), model_dir)
+        save_policy(build_tiny_policy(cfg.model, prompt_corpus(cfg.envs)), model_dir)
         cfg = bench_config(config, model_dir, os.path.join(tmp, "mmrl"), n_steps, backend, hidden, layers)
         rows = prompt_rows(cfg, n_steps)
         policy = load_for_trl(model_dir, cfg)

@@ -27,7 +27,7 @@ from mmrl.logger import read_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = {"SATORI (all stages)": "configs/vqa_satori.yaml", "answer only (R1-like)": "configs/vqa_answer_only.yaml"}
-COLUMNS = {"answer acc": "reward/answer", "IoU": "iou", "caption": "reward/caption", "format": "reward/format"}
+COLUMNS = {"answer acc": "reward/answer", "IoU": "iou", "caption": "reward/caption", "format": "reward/satori_format"}
 
 
 def train_commands(steps: int, out_dir: Path, seed: int) -> dict[str, list[str]]:
@@ -101,7 +101,7 @@ def plot(runs: dict[str, list[dict]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(17, 4.4))
-    panels = (("Answer accuracy", "reward/answer"), ("IoU (union of boxes)", "iou"), ("Format (well-formed rate)", "reward/format"))
+    panels = (("Answer accuracy", "reward/answer"), ("IoU (union of boxes)", "iou"), ("Format (well-formed rate)", "reward/satori_format"))
     for ax, (title, key) in zip(axes, panels):
         train_key = "train/reward/bbox" if key == "iou" else f"train/{key}"
         for (label, rows), color in zip(runs.items(), ("tab:blue", "tab:orange")):
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\ntrain (sampled, temperature 1): mean of the first 5 RL steps -> mean of the last 10")
     for label, rows in runs.items():
         parts = [f"{c} {first_rl_mean(rows, f'train/{k}'):.3f} -> {last_rl_mean(rows, f'train/{k}'):.3f}"
-                 for c, k in (("format", "reward/format"), ("bbox", "reward/bbox"), ("answer", "reward/answer"),
+                 for c, k in (("format", "reward/satori_format"), ("bbox", "reward/bbox"), ("answer", "reward/answer"),
                               ("caption", "reward/caption"))]
         print(f"{label:24s} " + ", ".join(parts))
     times = out_dir / "wall_times.json"

@@ -155,12 +155,12 @@ def run_proxy(job: ProxyJob) -> dict[str, Any]:
 
 
 def proxy_main(job: ProxyJob) -> dict[str, float]:
-    """Body of a proxy run's subprocess (one interpreter for both steps, so torch is imported once): `mmrl train`
-    on the job's config, then the target scores, written to ``target_scores.json``."""
-    from mmrl.cli import main as cli_main
+    """Body of a proxy run's subprocess (one interpreter for both steps, so torch is imported once): the trainer's
+    `train` on the job's config, then the target scores, written to ``target_scores.json``."""
+    from mmrl.config import load_config
+    from mmrl.trainer import train
 
-    if cli_main(["train", job.config_path]) != 0:
-        raise RuntimeError(f"mmrl train {job.config_path} failed")
+    train(load_config(job.config_path))
     scores = evaluate_targets(job.run_dir, job.targets, job.target_episodes)
     (Path(job.run_dir) / "target_scores.json").write_text(json.dumps(scores, indent=2), encoding="utf-8")
     return scores
@@ -267,10 +267,12 @@ class RayExecutor:
     local one. With the default run function every task still trains in a subprocess on its node."""
 
     def __init__(self, workers: int = 1, address: str | None = None, num_cpus: float = 1.0) -> None:
+        from mmrl.config import ConfigError
+
         try:
             import ray
         except ImportError as error:
-            raise ImportError("search.executor: ray needs the 'ray' package (pip install ray)") from error
+            raise ConfigError("search.executor: ray needs the 'ray' package (pip install ray)") from error
         self.ray = ray
         self.workers = workers
         self.num_cpus = num_cpus

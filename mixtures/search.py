@@ -27,7 +27,18 @@ from typing import Any
 import numpy as np
 import yaml
 
-from mmrl.config import ConfigError, apply_overrides, from_dict, save_config, to_dict
+from mmrl.config import (
+    Config,
+    ConfigError,
+    EnvSpec,
+    UserError,
+    apply_overrides,
+    config_from_data,
+    from_dict,
+    read_yaml,
+    save_config,
+    to_dict,
+)
 from mmrl.mixtures.executors import LocalExecutor, ProxyJob, RayExecutor, RunFn, make_executor, run_proxy
 from mmrl.mixtures.optimize import optimize_mixture
 from mmrl.mixtures.predictor import (
@@ -42,18 +53,6 @@ from mmrl.mixtures.proposals import propose_mixtures
 ZERO_WEIGHT = 1e-9
 """Domains with a smaller weight are left out of a proxy run's envs."""
 STATUSES = ("ok", "failed")
-
-
-@dataclass
-class DomainSpec:
-    name: str
-    """Short name of the domain (a column of results.csv)."""
-    id: str
-    """Gymnasium id of the domain's env."""
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    """Keyword arguments for gymnasium.make when training."""
-    eval_kwargs: dict[str, Any] = field(default_factory=dict)
-    """Keyword arguments merged over kwargs for held-out evaluation (e.g. {split: test})."""
 
 
 @dataclass
@@ -85,13 +84,15 @@ class SearchSettings:
 
 @dataclass
 class MixtureSearchConfig:
-    domains: list[DomainSpec]
-    """Domains to mix (each one env spec)."""
-    targets: list[DomainSpec]
-    """Held-out target envs; score = mean success rate over them (they need not be among the domains)."""
+    domains: list[EnvSpec]
+    """Domains to mix: env specs as in a train config, each with a `name` (a column of results.csv) and no
+    `weight` (the search sets it)."""
+    targets: list[EnvSpec]
+    """Held-out target envs (env specs with a `name`); score = mean success rate over them (they need not be among
+    the domains)."""
     base: dict[str, Any] = field(default_factory=dict)
-    """The mmrl train config of a proxy run (model, rollout, algo, optim, train budget); its envs are replaced by
-    the mixture. In YAML either a mapping or the path of a train config file."""
+    """The mmrl train config of a proxy run (model, rollout, algo, optim, train budget), validated as one; its envs
+    are the mixture. In YAML either a mapping or the path of a train config file."""
     name: str = "mixture"
     """Name of the search (default directory runs/mixture/<name>)."""
     search: SearchSettings = field(default_factory=SearchSettings)
@@ -114,28 +115,23 @@ def load_search_config(path: str | os.PathLike[str], overrides: Iterable[str] = 
     A `base` given as a path is read (relative to the working directory, else to the YAML's folder) before the
     overrides, so `base.train.total_steps=5` works either way.
     """
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"mixture config file not found: {os.fspath(path)}") from None
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"mixture config {os.fspath(path)} must hold a mapping at the top level")
-    data = dict(data)
+    data = read_yaml(path, "mixture config")
     if isinstance(data.get("base"), str):
         data["base"] = _read_base(data["base"], Path(path).parent)
-    cfg = from_dict(MixtureSearchConfig, apply_overrides(data, list(overrides)))
+    data = apply_overrides(data, list(overrides))
+    for section in ("domains", "targets"):
+        for i, spec in enumerate(data.get(section) or []):
+            if isinstance(spec, Mapping) and "weight" in spec:
+                raise ConfigError(f"'{section}[{i}].weight' is set by the search (the mixture); remove it")
+    cfg = from_dict(MixtureSearchConfig, data)
     validate_search_config(cfg)
     return cfg
 
 
 def _read_base(base: str, config_dir: Path) -> dict[str, Any]:
-    candidates = [Path(base), config_dir / base]
-    for candidate in candidates:
+    for candidate in (Path(base), config_dir / base):
         if candidate.is_file():
-            loaded = yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}
-            if not isinstance(loaded, Mapping):
-                raise ConfigError(f"base config {candidate} must hold a mapping")
-            return dict(loaded)
+            return read_yaml(candidate, "base config")
     raise ConfigError(f"base config file not found: {base!r} (looked in . and {config_dir})")
 
 
@@ -151,6 +147,8 @@ def validate_search_config(cfg: MixtureSearchConfig) -> None:
     for section in ("domains", "targets"):
         names = [d.name for d in getattr(cfg, section)]
         for i, name in enumerate(names):
+            if name is None:
+                raise ConfigError(f"'{section}[{i}].name' is required (it names the domain in results.csv)")
             if not _NAME.fullmatch(name):
                 raise ConfigError(f"'{section}[{i}].name' must be letters, digits, '_', '.', '-', got {name!r}")
         if len(set(names)) != len(names):
@@ -170,24 +168,25 @@ def validate_search_config(cfg: MixtureSearchConfig) -> None:
         raise ConfigError(f"'search.bounds' must hold one [low, high] per domain ({len(cfg.domains)})")
     if s.target_episodes < 1:
         raise ConfigError(f"'search.target_episodes' must be >= 1, got {s.target_episodes}")
-    proxy_train_seed = int(cfg.base.get("train", {}).get("seed", 0))
+    if "envs" in cfg.base:
+        raise ConfigError("'base.envs' is set by the search (the mixture of 'domains'); remove it")
+    proxy_train_seed = base_config(cfg).train.seed  # validates the base as a train config
     if cfg.confirm and (not cfg.confirm_seeds or len(set(cfg.confirm_seeds)) != len(cfg.confirm_seeds)
                         or proxy_train_seed in cfg.confirm_seeds):
         raise ConfigError(f"'confirm_seeds' must be distinct and differ from the proxy runs' train.seed "
                           f"{proxy_train_seed}, got {cfg.confirm_seeds}")
-    if "envs" in cfg.base:
-        raise ConfigError("'base.envs' is set by the search (the mixture of 'domains'); remove it")
-    try:  # the base must be a valid train config once the mixture is filled in
-        train_config(cfg, np.full(len(cfg.domains), 1.0 / len(cfg.domains)), "runs/_check")
-    except ConfigError as error:
-        raise ConfigError(f"base: {error}") from None
+
+
+def base_config(cfg: MixtureSearchConfig) -> Config:
+    """The base train config as the proxy runs see it (the uniform mixture of the domains), validated."""
+    return train_config(cfg, np.full(len(cfg.domains), 1.0 / len(cfg.domains)), "runs/_check")
 
 
 def search_directory(cfg: MixtureSearchConfig) -> Path:
     return Path(cfg.search.output_dir or Path("runs") / "mixture" / cfg.name)
 
 
-def _env_dict(spec: DomainSpec, weight: float | None = None) -> dict[str, Any]:
+def _env_dict(spec: EnvSpec, weight: float | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"id": spec.id, "kwargs": copy.deepcopy(spec.kwargs),
                            "eval_kwargs": copy.deepcopy(spec.eval_kwargs)}
     if weight is not None:
@@ -196,41 +195,35 @@ def _env_dict(spec: DomainSpec, weight: float | None = None) -> dict[str, Any]:
 
 
 def train_config(cfg: MixtureSearchConfig, weights: np.ndarray, run_dir: str | os.PathLike[str],
-                 seed: int | None = None, model_path: str | None = None, envs: list[DomainSpec] | None = None):
+                 seed: int | None = None, model_path: str | None = None, envs: list[EnvSpec] | None = None) -> Config:
     """The full mmrl Config of one run: the base with envs = the domains of non-zero weight (or `envs`), and
     optionally another train.seed and initial weights (model.path)."""
-    from mmrl.config import Config, _deep_merge, validate
-
-    data = _deep_merge(to_dict(Config()), copy.deepcopy(cfg.base))
+    data = copy.deepcopy(cfg.base)
     data["envs"] = ([_env_dict(d, w) for d, w in zip(cfg.domains, weights) if w > ZERO_WEIGHT] if envs is None
                     else [_env_dict(d) for d in envs])
-    data["train"]["output_dir"] = os.fspath(run_dir)
-    data["train"]["run_name"] = Path(run_dir).name
-    if seed is not None:
-        data["train"]["seed"] = int(seed)
+    train = dict(data.get("train") or {}) | {"output_dir": os.fspath(run_dir), "run_name": Path(run_dir).name}
+    data["train"] = train | ({} if seed is None else {"seed": int(seed)})
     if model_path is not None:
-        data["model"]["path"] = model_path
-    train_cfg = from_dict(Config, data)
-    validate(train_cfg)
-    return train_cfg
+        data["model"] = dict(data.get("model") or {}) | {"path": model_path}
+    return config_from_data(data, where="base")
 
 
 def shared_base_model(cfg: MixtureSearchConfig, out: Path) -> str | None:
     """The initial weights every run starts from: a tiny model (base.model.seed) whose tokenizer knows every
     domain's and target's prompts, built once as `out/base_model`. None when the search does not share one (a
     real base.model.path, or search.shared_base_model false)."""
-    if not cfg.search.shared_base_model or cfg.base.get("model", {}).get("path"):
+    if not cfg.search.shared_base_model or base_config(cfg).model.path:
         return None
     path = out / "base_model"
     if (path / "config.json").is_file():
         return str(path)
     from mmrl.models.loading import build_tiny_policy, save_policy
-    from mmrl.trainer import env_corpus
+    from mmrl.rollout.runner import prompt_corpus
 
     every_env = train_config(cfg, np.ones(len(cfg.domains)), path, envs=[*cfg.domains, *cfg.targets])
     tmp = path.with_name(path.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    save_policy(build_tiny_policy(every_env.model, env_corpus(every_env)), str(tmp))
+    save_policy(build_tiny_policy(every_env.model, prompt_corpus(every_env.envs)), str(tmp))
     tmp.rename(path)  # complete or absent: a search killed here rebuilds it
     return str(path)
 
@@ -248,7 +241,7 @@ def read_results(path: str | os.PathLike[str]) -> tuple[list[str], list[str], li
     """(domain names, target names, rows) of a results.csv; rows carry `weights` (np.ndarray) and floats."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"results table not found: {path}")
+        raise UserError(f"results table not found: {path}")
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         header = reader.fieldnames or []
@@ -256,7 +249,7 @@ def read_results(path: str | os.PathLike[str]) -> tuple[list[str], list[str], li
         targets = [c[6:] for c in header if c.startswith("score_")]
         missing = {"index", "score", "status"} - set(header)
         if missing or not domains:
-            raise ValueError(f"{path} is not a mixture results table (missing columns: "
+            raise UserError(f"{path} is not a mixture results table (missing columns: "
                              f"{sorted(missing) or ['w_<domain>']})")
         rows = []
         for line in reader:
@@ -272,7 +265,7 @@ def read_results(path: str | os.PathLike[str]) -> tuple[list[str], list[str], li
                     "error": line.get("error") or "",
                 })
             except (TypeError, ValueError) as error:
-                raise ValueError(f"{path}: malformed row {line}: {error}") from None
+                raise UserError(f"{path}: malformed row {line}: {error}") from None
     return domains, targets, rows
 
 
@@ -316,7 +309,7 @@ def fit_predictor(W: np.ndarray, y: np.ndarray, domains: list[str], ridge: float
     and the fitted terms."""
     n, m = W.shape
     if n < 2:
-        raise ValueError(f"fitting needs at least 2 successful runs, got {n}")
+        raise UserError(f"fitting needs at least 2 successful runs, got {n}")
     n_coef = m + m * (m - 1) // 2
     k = min(5, n)
     if ridge is None:
@@ -410,7 +403,7 @@ def run_search(cfg: MixtureSearchConfig, search_dir: str | os.PathLike[str] | No
     if results_path.is_file():
         old_domains, old_targets, rows = read_results(results_path)
         if old_domains != domains or old_targets != targets:
-            raise ValueError(f"{results_path} was written for domains {old_domains} and targets {old_targets}, "
+            raise UserError(f"{results_path} was written for domains {old_domains} and targets {old_targets}, "
                              f"not {domains} and {targets}; use another search.output_dir")
     done = {r["index"] for r in rows if r["status"] in STATUSES and r["index"] < len(W)
             and _same(r["weights"], W[r["index"]])}

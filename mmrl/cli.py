@@ -104,8 +104,13 @@ def _run_mixture(args: argparse.Namespace) -> int:
             return 130 if isinstance(stop, KeyboardInterrupt) else int(stop.code or 1)
         print(json.dumps({k: summary[k] for k in ("search_dir", "n_runs", "n_failed", "best")}, indent=2))
         return 0
+    from mmrl.config import UserError
+
     domains, _, rows = search.read_results(args.results)
-    bounds = json.loads(args.bounds) if getattr(args, "bounds", None) else None
+    try:
+        bounds = json.loads(args.bounds) if getattr(args, "bounds", None) else None
+    except json.JSONDecodeError as err:
+        raise UserError(f"--bounds is not JSON: {err}") from None
     W, y = search.ok_rows(rows)
     predictor, report = search.fit_predictor(W, y, domains, args.ridge)
     if args.mixture_command == "fit":
@@ -121,12 +126,12 @@ def _run_mixture(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from mmrl.config import ConfigError
+    from mmrl.config import UserError
 
     try:
         return _run(args)
-    except (ConfigError, FileNotFoundError, ValueError, NotImplementedError) as err:
-        print(f"mmrl {args.command}: error: {err}", file=sys.stderr)
+    except UserError as err:  # a config, path or data the user can fix: one line; anything else is a bug
+        print(f"mmrl {args.command}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
 
 
@@ -140,9 +145,7 @@ def _run(args: argparse.Namespace) -> int:
             print(env_id)
         return 0
     if args.command == "play":
-        import yaml
-
-        from mmrl.config import ConfigError
+        from mmrl.config import ConfigError, parse_yaml
         from mmrl.play import play
 
         kwargs = {}
@@ -150,7 +153,7 @@ def _run(args: argparse.Namespace) -> int:
             key, sep, value = item.partition("=")
             if not sep or not key:
                 raise ConfigError(f"play: expected key=value, got {item!r}")
-            kwargs[key] = yaml.safe_load(value)
+            kwargs[key] = parse_yaml(value)
         play(args.env_id, kwargs, args.seed, Path(args.image_dir), sys.stdin, sys.stdout)
         return 0
     if args.command == "plot":
@@ -166,10 +169,14 @@ def _run(args: argparse.Namespace) -> int:
         serve(args.model_dir, args.options)
         return 0
     if args.command == "alfworld":
+        from mmrl.config import UserError
         from mmrl.envs.alfworld.generate import TASK_TYPES, generate, summarize
 
-        games = generate(args.out, args.n, args.tasks or TASK_TYPES, args.split, args.seed, args.max_receptacles,
-                         args.distractors, log=lambda line: print(line, file=sys.stderr))
+        try:
+            games = generate(args.out, args.n, args.tasks or TASK_TYPES, args.split, args.seed,
+                             args.max_receptacles, args.distractors, log=lambda line: print(line, file=sys.stderr))
+        except ValueError as err:  # the arguments ask for games that cannot be made
+            raise UserError(f"alfworld generate: {err}") from err
         print(json.dumps(summarize(games), indent=2))
         return 0
     if args.command == "eval":

@@ -16,9 +16,24 @@ import types
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import yaml
+
+from mmrl.vision import QWEN_MAX_PIXELS, QWEN_MIN_PIXELS
+
+TinyKind = Literal["vl", "text"]
+"""Tiny models mmrl builds (mmrl/models/tiny.py)."""
+DType = Literal["float32", "bfloat16", "float16"]
+"""Weight dtypes the loader maps to torch dtypes (mmrl/models/loading.py)."""
+AttnImplementation = Literal["sdpa", "eager", "flash_attention_2"]
+"""Attention kernels transformers offers (mmrl/models/loading.py:check_attention_available)."""
+CorrectorKind = Literal["none", "oracle", "openai", "hf"]
+"""GTR correctors (mmrl/correctors/__init__.py:make_corrector)."""
+Schedule = Literal["constant", "linear", "cosine"]
+"""Learning-rate schedules after warm-up (mmrl/distributed.py)."""
+WarmStartTarget = Literal["expert", "random_admissible"]
+"""Warm-start labels (mmrl/rollout/runner.py:warm_start_key)."""
 
 
 @dataclass
@@ -37,7 +52,7 @@ class LoraConfig:
 class ModelConfig:
     path: str | None = None
     """Local checkpoint directory (a Hugging Face save_pretrained folder). None builds a tiny random model."""
-    tiny: str = "vl"
+    tiny: TinyKind = "vl"
     """Which tiny model to build when path is None: 'vl' (Qwen2.5-VL architecture) or 'text' (Qwen2)."""
     tiny_hidden_size: int = 64
     """Hidden size of the tiny language model: a multiple of 32 (heads of size 32, the smallest vLLM's CPU kernels take)."""
@@ -47,13 +62,13 @@ class ModelConfig:
     """Vocabulary size of the locally trained byte-level BPE tokenizer."""
     seed: int = 0
     """Seed for the tiny model's random initialisation."""
-    dtype: str = "float32"
+    dtype: DType = "float32"
     """Weights dtype: float32, bfloat16 or float16."""
-    attn_implementation: str = "sdpa"
+    attn_implementation: AttnImplementation = "sdpa"
     """Attention kernel passed to transformers: sdpa, eager, or flash_attention_2 (flash-attn, CUDA, bf16/fp16 weights)."""
-    min_pixels: int = 3136
+    min_pixels: int = QWEN_MIN_PIXELS
     """Smallest image area (pixels) the processor resizes to (Qwen2.5-VL's min_pixels)."""
-    max_pixels: int = 12845056
+    max_pixels: int = QWEN_MAX_PIXELS
     """Largest image area (pixels) the processor resizes to (Qwen2.5-VL's max_pixels)."""
     lora: LoraConfig = field(default_factory=LoraConfig)
     """Optional LoRA adapters (peft)."""
@@ -174,15 +189,13 @@ class AlgoConfig:
     ratio_level: str = "sequence"
     """PPO: 'sequence' (RL4VLM: one clipped ratio of the lambda-scaled response log-prob) or 'token' (per-token
     ratios, lambda-weighted token losses summed per response: same gradient at ratio 1, steadier for small models)."""
-    action_marker: str = '"action"\\s*:'
-    """PPO: regex whose last match in a response starts its action part (what comes before is the thought)."""
     normalize_advantages: bool = True
     """PPO: standardise the GAE advantages over the batch."""
 
 
 @dataclass
 class GTRConfig:
-    corrector: str = "none"
+    corrector: CorrectorKind = "none"
     """GTR thought correction (Wei et al. 2025): 'none', 'oracle' (the env's expert), 'openai' (any
     OpenAI-compatible chat endpoint) or 'hf' (a local transformers model)."""
     model: str | None = None
@@ -191,6 +204,9 @@ class GTRConfig:
     """'openai': the endpoint, e.g. http://127.0.0.1:8000/v1 (a vLLM server); None is api.openai.com."""
     api_key_env: str = "OPENAI_API_KEY"
     """'openai': environment variable holding the API key (never logged)."""
+    send_image: bool = True
+    """'openai': attach the observation's image as OpenAI image_url content (false for a text-only endpoint); an
+    'hf' corrector sees the image when its model is a VL model."""
     timeout_s: float = 60.0
     """A correction that takes longer counts as no correction."""
     retries: int = 2
@@ -225,7 +241,7 @@ class OptimConfig:
     """Gradient clipping norm; 0 disables."""
     warmup_steps: int = 0
     """Linear warm-up, in optimiser steps."""
-    schedule: str = "constant"
+    schedule: Schedule = "constant"
     """LR schedule after warm-up: 'constant', 'linear' or 'cosine' (decays to 0 at the last step)."""
     grad_accum_steps: int = 1
     """Micro-batches per optimiser step (a minibatch is split into this many)."""
@@ -255,7 +271,7 @@ class TrainConfig:
     """Examples per supervised warm-start step."""
     sft_lr: float | None = None
     """Learning rate of the warm-start steps; None uses optim.lr."""
-    sft_target: str = "expert"
+    sft_target: WarmStartTarget = "expert"
     """Warm-start labels: 'expert' (info['expert_action']: teaches the task itself) or 'random_admissible' (a random
     entry of info['admissible_actions']: teaches the answer format only, so RL starts from chance)."""
     deepspeed: str | None = None
@@ -312,7 +328,12 @@ class Config:
 # Loading: YAML -> dict -> overrides -> dataclasses -> validation
 
 
-class ConfigError(ValueError):
+class UserError(ValueError):
+    """A mistake the user can fix (a config, a path, a data file): `mmrl` prints its message as one line and
+    exits with status 2. Anything else is a bug and shows its traceback."""
+
+
+class ConfigError(UserError):
     """A config file, override or value is wrong; the message names the key and its dotted place."""
 
 
@@ -334,8 +355,29 @@ _YamlLoader.add_implicit_resolver(
 )
 
 
-def _yaml_load(text: str) -> Any:
+def parse_yaml(text: str) -> Any:
+    """YAML text (a file's or an override's value) as plain data: the one YAML parser of mmrl, so `5e-4` is the
+    same float in a train config, a mixture config, an override and `mmrl play`'s kwargs."""
     return yaml.load(text, Loader=_YamlLoader)  # a SafeLoader subclass: no arbitrary objects
+
+
+def read_yaml(path: str | os.PathLike[str], what: str = "config file") -> dict[str, Any]:
+    """The mapping a YAML file holds ({} for an empty file); ConfigError naming the file when it is missing, is
+    not YAML or holds something else than a mapping."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = parse_yaml(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{what} not found: {os.fspath(path)}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} {os.fspath(path)} is a directory, not a YAML file") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{what} {os.fspath(path)} is not valid YAML: {error}") from None
+    if data is None:  # an empty file
+        return {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{what} {os.fspath(path)} must hold a mapping at the top level, got {type(data).__name__}")
+    return dict(data)
 
 
 def _place(where: str, key: object) -> str:
@@ -358,6 +400,8 @@ def _type_name(tp: Any) -> str:
         return f"a mapping ({tp.__name__})"
     if _is_union(tp):
         return " or ".join(_type_name(arg) for arg in typing.get_args(tp))
+    if typing.get_origin(tp) is Literal:
+        return "one of " + ", ".join(map(repr, typing.get_args(tp)))
     if typing.get_origin(tp) is not None:
         return str(tp).replace("typing.", "")
     return getattr(tp, "__name__", str(tp))
@@ -371,6 +415,13 @@ def _convert(tp: Any, value: Any, place: str) -> Any:
     """Check `value` against the annotation `tp` and build it (recursively for dataclasses and containers)."""
     if tp is Any:
         return copy.deepcopy(value)
+    if typing.get_origin(tp) is Literal:  # a choice: checked here, the one place choices are checked
+        choices = typing.get_args(tp)
+        if value not in choices:
+            close = difflib.get_close_matches(value, [str(c) for c in choices], n=1) if isinstance(value, str) else []
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise ConfigError(f"'{place}' must be one of {', '.join(map(str, choices))}; got {value!r}{hint}")
+        return value
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, Mapping):
             raise _type_error(place, tp, value)
@@ -501,7 +552,7 @@ def apply_overrides(data: Mapping[str, Any], overrides: Iterable[str]) -> dict[s
         if any(not s for s in segments):
             raise ConfigError(f"malformed override {override!r}: empty key segment")
         try:
-            value = _yaml_load(raw)
+            value = parse_yaml(raw)
         except yaml.YAMLError as error:
             raise ConfigError(f"override {override!r}: value is not valid YAML ({error})") from None
         node: Any = out
@@ -554,31 +605,26 @@ def _deep_merge(base: dict[str, Any], update: Mapping[str, Any]) -> dict[str, An
 
 
 def load_config(path: str | os.PathLike[str] | None, overrides: Iterable[str] = ()) -> Config:
-    """Read a YAML config (None: all defaults), apply `key=value` overrides, build and validate a Config.
+    """Read a YAML config (None: all defaults), apply `key=value` overrides, build and validate a Config."""
+    return config_from_data({} if path is None else read_yaml(path), overrides)
 
-    The YAML is merged over the defaults before overrides are applied, so an override can reach into a
-    section or list the YAML leaves out (`envs.0.kwargs.split=test` with the default envs).
+
+def config_from_data(data: Mapping[str, Any], overrides: Iterable[str] = (), where: str = "") -> Config:
+    """A validated Config from plain data (as a YAML file holds it) and `key=value` overrides.
+
+    The data is merged over the defaults before overrides are applied, so an override can reach into a section
+    or list the data leaves out (`envs.0.kwargs.split=test` with the default envs). `where` prefixes the places
+    named in errors (e.g. 'base' for a mixture search's base config).
     """
-    data: Any = {}
-    if path is not None:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                data = _yaml_load(fh)
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {os.fspath(path)}") from None
-        except yaml.YAMLError as error:
-            raise ConfigError(f"config file {os.fspath(path)} is not valid YAML: {error}") from None
-        if data is None:  # an empty file
-            data = {}
-        if not isinstance(data, Mapping):
-            raise ConfigError(
-                f"config file {os.fspath(path)} must hold a mapping at the top level, got "
-                f"{type(data).__name__}"
-            )
-    data = _deep_merge(to_dict(Config()), data)
-    data = apply_overrides(data, list(overrides))
-    cfg = from_dict(Config, data)
-    validate(cfg)
+    merged = apply_overrides(_deep_merge(to_dict(Config()), data), list(overrides))
+    if isinstance(merged.get("algo"), Mapping) and "action_marker" in merged["algo"]:  # a run saved before 2026-11-30
+        raise ConfigError(f"'{_place(where, 'algo.action_marker')}' was removed: each env's response format "
+                          "(mmrl.formats) says where the action starts; delete the key")
+    cfg = from_dict(Config, merged, where)
+    try:
+        validate(cfg)
+    except ConfigError as error:
+        raise ConfigError(f"{where}: {error}" if where else str(error)) from None
     return cfg
 
 
@@ -597,12 +643,8 @@ def validate(cfg: Config) -> None:
         if not ok:
             errors.append(f"'{place}' must be {rule}; got {value!r}")
 
-    _check_choice(errors, "model.tiny", cfg.model.tiny, ("vl", "text"))
     need(cfg.model.tiny_hidden_size > 0 and cfg.model.tiny_hidden_size % 32 == 0, "model.tiny_hidden_size",
          "a positive multiple of 32 (attention heads of size 32)", cfg.model.tiny_hidden_size)
-    _check_choice(errors, "model.dtype", cfg.model.dtype, ("float32", "bfloat16", "float16"))
-    _check_choice(errors, "model.attn_implementation", cfg.model.attn_implementation,
-                  ("sdpa", "eager", "flash_attention_2"))
     if cfg.model.attn_implementation == "flash_attention_2" and cfg.model.dtype == "float32":
         errors.append("'model.attn_implementation' flash_attention_2 needs model.dtype bfloat16 or float16; got float32")
     _check_choice(errors, "rollout.backend", cfg.rollout.backend, ("hf", "vllm"))
@@ -615,15 +657,10 @@ def validate(cfg: Config) -> None:
         need(value > 0, f"rollout.vllm.{name}", "> 0", value)
     _check_choice(errors, "algo.name", cfg.algo.name, ("grpo", "ppo"))
     _check_choice(errors, "algo.ratio_level", cfg.algo.ratio_level, ("sequence", "token"))
-    _check_choice(errors, "gtr.corrector", cfg.gtr.corrector, ("none", "oracle", "openai", "hf"))
     if cfg.gtr.corrector != "none" and cfg.algo.name != "ppo":
         errors.append("'gtr.corrector' needs algo.name: ppo (GTR trains alongside PPO)")
     if cfg.gtr.corrector in ("openai", "hf") and not cfg.gtr.model:
         errors.append(f"'gtr.model' must name the corrector model for gtr.corrector: {cfg.gtr.corrector}")
-    try:
-        re.compile(cfg.algo.action_marker)
-    except re.error as err:
-        errors.append(f"'algo.action_marker' must be a regular expression; {err}")
     _check_choice(errors, "algo.advantage", cfg.algo.advantage, ("grpo", "drgrpo"))
     _check_choice(
         errors,
@@ -632,8 +669,6 @@ def validate(cfg: Config) -> None:
         ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum"),
     )
     _check_choice(errors, "algo.kl_estimator", cfg.algo.kl_estimator, ("k1", "k2", "k3"))
-    _check_choice(errors, "optim.schedule", cfg.optim.schedule, ("constant", "linear", "cosine"))
-    _check_choice(errors, "train.sft_target", cfg.train.sft_target, ("expert", "random_admissible"))
 
     for place, value in [
         ("rollout.group_size", cfg.rollout.group_size),
@@ -730,10 +765,49 @@ def validate(cfg: Config) -> None:
     need(len(cfg.envs) > 0, "envs", "a non-empty list", cfg.envs)
     for i, env in enumerate(cfg.envs):
         need(bool(env.id.strip()), f"envs[{i}].id", "a non-empty gymnasium id", env.id)
+        for name in ("min_pixels", "max_pixels"):  # one source: envs that take them get the model's
+            for where, kwargs in (("kwargs", env.kwargs), ("eval_kwargs", env.eval_kwargs)):
+                if name in kwargs and kwargs[name] != getattr(cfg.model, name):
+                    errors.append(f"'envs[{i}].{where}.{name}' ({kwargs[name]!r}) differs from model.{name} "
+                                  f"({getattr(cfg.model, name)!r}); set model.{name} only: envs get the model's")
         need(env.weight > 0, f"envs[{i}].weight", "> 0", env.weight)
 
+    errors += ineffective_settings(cfg)
     if errors:
         raise ConfigError("invalid config:\n  " + "\n  ".join(errors) if len(errors) > 1 else errors[0])
+
+
+def ineffective_settings(cfg: Config) -> list[str]:
+    """One message per setting that has no effect under the rest of the config (changed from its default while
+    the algorithm, KL penalty, corrector or LoRA that would read it is off): a value that silently does nothing is
+    a mistake to name, not to ignore. (Switching the warm-start off with train.sft_steps=0, or a tiny model's
+    sizes under model.path, stay allowed: a config is often reused that way from the command line.)"""
+    problems = []
+
+    def unused(section: Any, place: str, names: Iterable[str], why: str) -> None:
+        default = type(section)()
+        for name in names:
+            if getattr(section, name) != getattr(default, name):
+                problems.append(f"'{place}.{name}' has no effect {why}; remove it")
+
+    ppo_only = ("gamma", "gae_lambda", "value_coef", "value_trunk_grad", "value_clip", "thought_coef",
+                "ratio_level", "normalize_advantages")
+    if cfg.algo.name != "ppo":
+        unused(cfg.algo, "algo", ppo_only, f"under algo.name: {cfg.algo.name} (PPO only)")
+    else:
+        unused(cfg.algo, "algo", ("advantage",), "under algo.name: ppo (PPO's advantages are GAE)")
+    if cfg.algo.kl_coef == 0:
+        unused(cfg.algo, "algo", ("kl_estimator",), "with algo.kl_coef: 0")
+    gtr = {"oracle": ("model", "base_url", "api_key_env", "send_image", "retries", "temperature", "max_new_tokens"),
+           "openai": ("max_new_tokens",), "hf": ("base_url", "api_key_env", "send_image", "retries")}
+    if cfg.gtr.corrector == "none":
+        unused(cfg.gtr, "gtr", [f.name for f in dataclasses.fields(GTRConfig) if f.name != "corrector"],
+               "with gtr.corrector: none")
+    else:
+        unused(cfg.gtr, "gtr", gtr[cfg.gtr.corrector], f"with gtr.corrector: {cfg.gtr.corrector}")
+    if cfg.model.lora.r == 0:
+        unused(cfg.model.lora, "model.lora", ("alpha", "dropout", "target_modules"), "with model.lora.r: 0")
+    return problems
 
 
 def save_config(cfg: Config, path: str | os.PathLike[str]) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from mmrl.config import OptimConfig
+from mmrl.config import ConfigError, OptimConfig
 
 
 @dataclass
@@ -73,7 +73,7 @@ class DistContext:
 def init_distributed(deepspeed_config: str | None) -> DistContext:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and deepspeed_config is None:
-        raise ValueError(
+        raise ConfigError(
             f"train.deepspeed: launched as {world} processes, and multi-process training runs through DeepSpeed; "
             "set train.deepspeed=configs/deepspeed/zero2.json"
         )
@@ -232,7 +232,7 @@ def deepspeed_json(path: str, cfg: OptimConfig, micro_batch: int, world_size: in
     """Read a DeepSpeed JSON and set the batch, accumulation and clipping keys from mmrl's own config, which is
     the single source of truth for them."""
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"train.deepspeed: no such file: {path!r}")
+        raise ConfigError(f"train.deepspeed: no such file: {path!r}")
     with open(path) as fh:
         config = json.load(fh)
     config["train_micro_batch_size_per_gpu"] = micro_batch

@@ -7,7 +7,6 @@ from collections import defaultdict
 import torch
 
 from mmrl.config import EvalConfig
-from mmrl.correctors import thought_of
 from mmrl.distributed import DistContext
 from mmrl.metrics import pass_at_k, succ_at_k, thought_diversity
 from mmrl.rollout.backends import SamplingParams
@@ -106,8 +105,9 @@ def evaluate(runner: EpisodeRunner, env_names: list[str], cfg: EvalConfig, max_n
         torch.manual_seed(seed)
         params = SamplingParams(max_new_tokens, temperature=cfg.temperature, seed=seed)
         episodes = runner.run(requests, params)
-    # Thought-collapse indicators (GTR), per process, averaged over processes.
-    names, values = zip(*thought_diversity([thought_of(t.completion.text) for ep in episodes for t in ep.turns]).items())
+    # Thought-collapse indicators (GTR) over the responses whose format has a thought, per process, averaged.
+    names, values = zip(*thought_diversity([ep.response_format.thought(t.completion.text) for ep in episodes
+                                            if ep.response_format.has_thought for t in ep.turns]).items())
     diversity = {f"eval/{k}": v / ctx.world_size for k, v in zip(names, ctx.sum(list(values)))}
     return summarize(episodes, env_names, cfg, ctx) | diversity
 
@@ -118,7 +118,7 @@ def evaluate_checkpoint(target: str, overrides: list[str] = ()) -> dict:
     from pathlib import Path
 
     from mmrl import checkpoint
-    from mmrl.config import env_names, load_config
+    from mmrl.config import UserError, env_names, load_config
     from mmrl.models.loading import base_model_path, load_run_policy
     from mmrl.rollout.backends import make_backend
     from mmrl.rollout.runner import EnvPool
@@ -127,11 +127,11 @@ def evaluate_checkpoint(target: str, overrides: list[str] = ()) -> dict:
     if (path / "config.yaml").is_file():
         run_dir, ckpt = path, checkpoint.latest_checkpoint(path)
         if ckpt is None:
-            raise FileNotFoundError(f"{path} holds no complete checkpoint under checkpoints/")
+            raise UserError(f"{path} holds no complete checkpoint under checkpoints/")
     elif (path / checkpoint.MARKER).is_file() and (path.parent.parent / "config.yaml").is_file():
         run_dir, ckpt = path.parent.parent, path
     else:
-        raise FileNotFoundError(f"{target!r} is neither a run directory (with config.yaml) nor a checkpoint folder")
+        raise UserError(f"{target!r} is neither a run directory (with config.yaml) nor a checkpoint folder")
     cfg = load_config(str(run_dir / "config.yaml"), list(overrides))
     torch.set_num_threads(cfg.train.torch_threads)
     policy = load_run_policy(cfg.model, base_model_path(cfg.model, run_dir), ckpt)

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import IO
 
 import cv2
-import gymnasium as gym
 import numpy as np
 
-import mmrl.envs  # noqa: F401  (registers the mmrl/* ids)
+from mmrl.config import EnvSpec
 from mmrl.logger import to_jsonable
 from mmrl.rollout.messages import observation_parts
+from mmrl.rollout.runner import make_env
 
 
 def save_image(image: np.ndarray, directory: Path, turn: int) -> Path:
@@ -30,7 +30,7 @@ def play(env_id: str, kwargs: dict, seed: int, image_dir: Path, stdin: IO[str], 
          max_turns: int = 100) -> float:
     """Play one episode reading responses from `stdin`; returns the episode's total reward."""
     image_dir.mkdir(parents=True, exist_ok=True)
-    env = gym.make(env_id, **kwargs)
+    env = make_env(EnvSpec(id=env_id, kwargs=kwargs))
     obs, info = env.reset(seed=seed)
     total, turn = 0.0, 0
     print(f"{env_id} (seed {seed}). Type the response; an empty line sends the expert action; Ctrl-D quits.",

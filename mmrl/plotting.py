@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mmrl.config import UserError
 from mmrl.logger import read_jsonl
 
 
@@ -17,7 +18,7 @@ def plot_run(run_dir: str | Path) -> Path:
     run_dir = Path(run_dir)
     rows = read_jsonl(run_dir / "metrics.jsonl")
     if not rows:
-        raise FileNotFoundError(f"{run_dir / 'metrics.jsonl'} is missing or empty: is {run_dir} a run directory?")
+        raise UserError(f"{run_dir / 'metrics.jsonl'} is missing or empty: is {run_dir} a run directory?")
     fig, (ax_reward, ax_success) = plt.subplots(1, 2, figsize=(11, 4))
     train = [r for r in rows if r.get("train/reward_mean") is not None]
     evals = [r for r in rows if r.get("eval/success_rate") is not None]

@@ -17,10 +17,11 @@ def server_command(model_dir: str, options: list[str]) -> tuple[list[str], dict[
     """The command line and environment that start vLLM's server on `model_dir`."""
     import torch
 
+    from mmrl.config import UserError
     from mmrl.models.torchvision_compat import child_process_environment, ensure_torchvision_importable
 
     if not os.path.isfile(os.path.join(model_dir, "config.json")):
-        raise FileNotFoundError(f"serve: {model_dir!r} is not a checkpoint folder (no config.json)")
+        raise UserError(f"serve: {model_dir!r} is not a checkpoint folder (no config.json)")
     ensure_torchvision_importable()
     env = dict(os.environ) | child_process_environment()
     if not torch.cuda.is_available():

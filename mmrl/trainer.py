@@ -29,7 +29,7 @@ from mmrl.algos import (
     zero_advantage_group_fraction,
 )
 from mmrl.config import Config, changed_keys, env_names, save_config, to_dict
-from mmrl.correctors import Clone, DAggerBuffer, make_corrector, thought_of
+from mmrl.correctors import Clone, DAggerBuffer, make_corrector
 from mmrl.correctors.guide import ask_corrector, guide
 from mmrl.distributed import DistContext, Updater, init_distributed, parameter_digest
 from mmrl.eval import evaluate
@@ -47,7 +47,7 @@ from mmrl.models.value_head import attach_value_head
 from mmrl.plotting import plot_run
 from mmrl.ppo import episode_gae, ppo_terms
 from mmrl.rollout.backends import HFBackend, SamplingParams, derive_seed, make_backend
-from mmrl.rollout.runner import EnvPool, Episode, EpisodeRequest, EpisodeRunner, make_env
+from mmrl.rollout.runner import EnvPool, Episode, EpisodeRequest, EpisodeRunner, prompt_corpus
 
 WARM_START_DIR = "warm_start"
 """Where a run keeps its warm-started weights (the KL reference of the RL that follows)."""
@@ -82,19 +82,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def env_corpus(cfg: Config, n_seeds: int = 32) -> list[str]:
-    """Prompt texts (and expert answers) of the configured envs, for training the tiny model's tokenizer."""
-    texts = []
-    for spec in cfg.envs:
-        env = make_env(spec)
-        for seed in range(n_seeds):
-            obs, info = env.reset(seed=seed)
-            texts.append(obs if isinstance(obs, str) else str(obs.get("text", "")))
-            texts += [str(info[k]) for k in ("expert_action", "expert_thought") if k in info]
-        env.close()
-    return texts
-
-
 def build_policy(cfg: Config, run_dir: Path, resume_from: Path | None, ctx: DistContext) -> tuple[Policy, str]:
     """The policy to train and the path of its initial weights (the KL reference).
 
@@ -104,7 +91,7 @@ def build_policy(cfg: Config, run_dir: Path, resume_from: Path | None, ctx: Dist
     base = base_model_path(cfg.model, run_dir)
     if cfg.model.path is None:
         if ctx.is_main and not (run_dir / "base_model" / "config.json").is_file():
-            save_policy(build_tiny_policy(cfg.model, env_corpus(cfg)), base)
+            save_policy(build_tiny_policy(cfg.model, prompt_corpus(cfg.envs)), base)
         ctx.barrier()
     policy = load_run_policy(cfg.model, base, resume_from)
     policy.model.to(ctx.device)
@@ -252,7 +239,7 @@ class Trainer:
             backend.batch_size = 10**9  # one generate call per turn on every rank
             for runner in (self.runner, self.eval_runner):
                 runner.sync_turns = self.ctx.max
-        self.corrector = make_corrector(cfg.gtr, str(self.ctx.device))
+        self.corrector = make_corrector(cfg.gtr, str(self.ctx.device), self.runner.pool.formats())
         self.dagger = DAggerBuffer()
         self.logger = None
         if self.ctx.is_main:
@@ -336,12 +323,12 @@ class Trainer:
         cfg = self.cfg
         stats: dict[str, float] = {}
         if self.corrector is not None:
-            result = guide(episodes, ask_corrector(self.corrector, episodes, cfg.gtr), self.policy, cfg.gtr,
-                           cfg.algo.action_marker)
+            result = guide(episodes, ask_corrector(self.corrector, episodes, cfg.gtr), self.policy, cfg.gtr)
             self.dagger.add(result.clones)
             stats |= result.stats | {"gtr/buffer_size": float(len(self.dagger))}
         turns = [t for ep in episodes for t in ep.turns]
-        starts = [self.policy.action_start(t.completion.token_ids, cfg.algo.action_marker) for t in turns]
+        starts = [ep.response_format.action_token_start(t.completion.token_ids, self.policy.decode)
+                  for ep in episodes for t in ep.turns]
         old_logprobs: list[list[float]] = []
         old_values: list[float] = []
         # One scoring forward per minibatch; every process runs as many (ZeRO-3 gathers weights in each).
@@ -368,7 +355,9 @@ class Trainer:
                    for t, a, start, lp, v, r in zip(turns, flat_adv.tolist(), starts, old_logprobs, old_values,
                                                      flat_targets)]
         stats["train/value_mean"] = float(np.mean(old_values)) if old_values else 0.0
-        stats |= {f"gtr/{k}": v for k, v in thought_diversity([thought_of(t.completion.text) for t in turns]).items()}
+        thoughts = [ep.response_format.thought(t.completion.text) for ep in episodes if ep.response_format.has_thought
+                    for t in ep.turns]
+        stats |= {f"gtr/{k}": v for k, v in thought_diversity(thoughts).items()}
         return samples, stats
 
     def update(self, samples: list[Sample]) -> dict[str, float]:
@@ -461,7 +450,7 @@ class Trainer:
         episodes: list[Episode] = []
         if self.start_step == 0:
             self._log(0, self.evaluate(0))
-            if cfg.train.sft_steps > 0:
+            if cfg.train.sft_steps > 0 and self.runner.labelled_envs(cfg.train.sft_target, self._print):
                 self.sft_warm_start()
                 self.backend.sync()
                 self._keep_warm_start()

@@ -1,10 +1,13 @@
-"""Helpers that pull answers out of model responses. Linear time on any input; they never raise on strings."""
+"""Helpers that read answers out of model responses (tags through :mod:`mmrl.formats`). Linear time on any input;
+they never raise on strings."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 from typing import Any
+
+from mmrl.formats import extract_tag  # noqa: F401  (re-exported: rewards read tags through the formats module)
 
 # Quotes and brackets that often wrap an answer ("'cat'", "**cat**", "(B)"); stripped from both ends.
 _WRAPPERS = "\"'`*_()[]{}<>\u2018\u2019\u201c\u201d\u00ab\u00bb\u300c\u300d"
@@ -22,23 +25,6 @@ def completion_text(completion: Any) -> str:
         content = completion[-1].get("content")
         return content if isinstance(content, str) else ""
     return ""
-
-
-def extract_tag(text: str, tag: str) -> str | None:
-    """Content of the last complete ``<tag>...</tag>`` pair in ``text`` (across newlines), or ``None``.
-
-    "Last complete" means the last opening tag that is followed by a closing tag, up to the first closing tag
-    after it; so an unclosed trailing ``<answer>`` is ignored and nested tags yield the innermost content.
-    """
-    open_tag, close_tag = f"<{tag}>", f"</{tag}>"
-    last_close = text.rfind(close_tag)
-    if last_close < 0:
-        return None
-    start = text.rfind(open_tag, 0, last_close)
-    if start < 0:
-        return None
-    start += len(open_tag)
-    return text[start : text.find(close_tag, start)]
 
 
 def normalize_answer(text: str) -> str:

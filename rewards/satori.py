@@ -2,24 +2,18 @@
 Multimodal Reasoning with Spatial Grounding and Verifiable Rewards").
 
 The response format is ``<caption>...</caption> <bbox>[[x1,y1,x2,y2], ...]</bbox> <answer>...</answer>``.
-The four rewards are summed with weight 1 each (see :func:`satori_reward`); ``caption`` lives in
+The VQA env sums the four registered rewards (``satori_format``, ``caption``, ``bbox``, ``answer``) with weight
+1 each (:mod:`mmrl.rewards.combine`); ``caption`` lives in
 :mod:`mmrl.rewards.caption` and ``bbox`` in :mod:`mmrl.rewards.grounding`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
 from mmrl.rewards import register_reward
-from mmrl.rewards.caption import caption_score
-from mmrl.rewards.grounding import bbox_score
 from mmrl.rewards.parsing import completion_text, extract_tag
-
-#: Components of :func:`satori_reward`, in order; also the keys of its ``weights``.
-SATORI_COMPONENTS = ("format", "caption", "bbox", "answer")
-DEFAULT_SATORI_WEIGHTS: dict[str, float] = dict.fromkeys(SATORI_COMPONENTS, 1.0)
 
 _CAPTION_OPEN, _ANSWER_CLOSE = "<caption>", "</answer>"
 _CAPTION_TO_BOXES = re.compile(r"</caption>\s*<bbox>\s*\[\[")
@@ -72,37 +66,3 @@ def answer(
     if possible_answers is None:
         return [0.0] * len(completions)
     return [answer_score(c, answers) for c, answers in zip(completions, possible_answers, strict=True)]
-
-
-def satori_reward(
-    completion: Any, record: Mapping[str, Any], weights: Mapping[str, float] | None = None
-) -> tuple[float, dict[str, float]]:
-    """SATORI-R1's total reward of one completion against one VQA-Verify record, and its components.
-
-    ``record`` holds ``image_caption``, ``bboxs`` (original pixels), ``width``, ``height``, ``possible_answers``
-    and, when the model saw a resized image, ``input_width`` and ``input_height`` (absent: no rescaling).
-    ``weights`` maps component names (:data:`SATORI_COMPONENTS`) to weights; components it omits weigh 0; None
-    means 1.0 each (max 4.0). ``{"answer": 1.0}`` is the answer-only (R1-like) baseline. Every component is
-    computed and returned (a not-applicable one, e.g. a record without boxes, counts 0.0). An unknown weight
-    name raises ``ValueError``.
-    """
-    weights = DEFAULT_SATORI_WEIGHTS if weights is None else weights
-    unknown = sorted(set(weights) - set(SATORI_COMPONENTS))
-    if unknown:
-        raise ValueError(f"unknown SATORI reward components {unknown}; known: {list(SATORI_COMPONENTS)}")
-    components = {
-        "format": float(matches_satori_format(completion_text(completion))),
-        "caption": caption_score(completion, record.get("image_caption")),
-        "bbox": bbox_score(
-            completion,
-            record.get("bboxs"),
-            record.get("width"),
-            record.get("height"),
-            record.get("input_width"),
-            record.get("input_height"),
-        ),
-        "answer": answer_score(completion, record.get("possible_answers")),
-    }
-    values = {name: 0.0 if value is None else float(value) for name, value in components.items()}
-    total = sum(float(weights[name]) * values[name] for name in weights)
-    return total, values

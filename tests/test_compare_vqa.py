@@ -29,13 +29,13 @@ def test_the_two_configs_differ_only_in_the_rewarded_components():
     satori = to_dict(load_config(ROOT / "configs" / "vqa_satori.yaml"))
     answer_only = to_dict(load_config(ROOT / "configs" / "vqa_answer_only.yaml"))
     weights = answer_only["envs"][0]["kwargs"].pop("reward_weights")
-    assert weights == {"answer": 1.0} and "reward_weights" not in satori["envs"][0]["kwargs"]
+    assert weights == {"satori_format": 0.0, "caption": 0.0, "bbox": 0.0} and "reward_weights" not in satori["envs"][0]["kwargs"]
     assert (satori["train"].pop("run_name"), answer_only["train"].pop("run_name")) == ("vqa_satori", "vqa_answer_only")
     assert satori == answer_only
-    # The scenes the box reward is learnable on (fewer, larger objects) and the pixel bounds the prompt states.
+    # The scenes the box reward is learnable on (fewer, larger objects); the pixel bounds are set once, in model.*
     kwargs = satori["envs"][0]["kwargs"]
     assert kwargs["object_count"] == [2, 3] and kwargs["size_scale"] == 2.5
-    assert (kwargs["min_pixels"], kwargs["max_pixels"]) == (satori["model"]["min_pixels"], satori["model"]["max_pixels"])
+    assert "min_pixels" not in kwargs and (satori["model"]["min_pixels"], satori["model"]["max_pixels"]) == (3136, 9408)
 
 
 def test_train_commands_share_seed_and_steps(compare, tmp_path):

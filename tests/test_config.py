@@ -1,6 +1,7 @@
 """Strict config loading: unknown keys, types, overrides, validation, round trips."""
 
 import dataclasses
+import re
 import textwrap
 
 import pytest
@@ -178,7 +179,7 @@ def test_malformed_overrides(override, message):
         ("optim.lr=fast", r"'optim\.lr' expects float, got str 'fast'"),
         ("optim.lr=true", r"'optim\.lr' expects float, got bool True"),
         ("model.path=3", r"'model\.path' expects str or None, got int 3"),
-        ("model.tiny=null", r"'model\.tiny' expects str, got NoneType None"),
+        ("model.tiny=null", r"'model\.tiny' must be one of vl, text; got None"),
         ("optim.betas=[0.9, x]", r"'optim\.betas\[1\]' expects float, got str 'x'"),
         ("optim.betas=0.9", r"'optim\.betas' expects list\[float\], got float 0\.9"),
         ("model=7", r"'model' expects a mapping \(ModelConfig\), got int 7"),
@@ -331,3 +332,34 @@ def test_every_field_has_a_docstring():
                 assert isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant), (
                     f"{cls.name}.{node.target.id} has no docstring"
                 )
+
+
+@pytest.mark.parametrize(
+    "overrides, place",
+    [(["algo.gamma=0.5"], "algo.gamma"), (["algo.thought_coef=0.1"], "algo.thought_coef"),
+     (["algo.name=ppo", "algo.advantage=drgrpo"], "algo.advantage"), (["gtr.cloning_coef=2.0"], "gtr.cloning_coef"),
+     (["algo.name=ppo", "gtr.corrector=oracle", "gtr.model=gpt-4o"], "gtr.model"),
+     (["algo.kl_estimator=k1"], "algo.kl_estimator"), (["model.lora.alpha=8"], "model.lora.alpha")],
+)
+def test_a_setting_without_effect_is_an_error_naming_it(overrides, place):
+    with pytest.raises(ConfigError, match=re.escape(f"'{place}' has no effect")):
+        load_config(None, overrides)
+
+
+def test_the_same_settings_are_fine_where_they_act():
+    load_config(None, ["algo.name=ppo", "algo.gamma=0.5", "algo.thought_coef=0.1", "gtr.corrector=oracle",
+                       "gtr.cloning_coef=2.0", "algo.kl_coef=0.1", "algo.kl_estimator=k1"])
+
+
+def test_typed_choices_match_the_modules_that_implement_them():
+    import typing
+
+    from mmrl.config import DType
+    from mmrl.models.loading import _DTYPES
+
+    assert set(typing.get_args(DType)) == set(_DTYPES)
+
+
+def test_a_run_saved_with_the_removed_action_marker_gets_a_clear_message():
+    with pytest.raises(ConfigError, match=r"'algo\.action_marker' was removed: each env's response format"):
+        load_config(None, ["algo.action_marker=x"])

@@ -17,14 +17,17 @@ from mmrl.envs.alfworld import goals, render
 from mmrl.envs.alfworld.game import ENGINE_LOCK, GAME_FILE, TRAJ_FILE, find_games, make_engine
 from mmrl.envs.alfworld.problem import TASK_TYPES
 from mmrl.envs.alfworld.scenes import LAYOUT_DIR
-from mmrl.envs.cards.answer import MAX_RESPONSE_LENGTH, format_response, response_action
 from mmrl.envs.spaces import TEXT_CHARSET, text_space
-from mmrl.rewards.parsing import extract_tag
+from mmrl.formats import ACTION_TAG, JSON, MAX_RESPONSE_LENGTH, ResponseFormat, get_format
+from mmrl.rewards.combine import RewardWeights
 
 #: Environment variable naming the default game folder.
 DATA_ENV_VAR = "MMRL_ALFWORLD_DATA"
-#: (won reward, goal-condition coefficient, invalid-action penalty) per reward preset.
-REWARD_PRESETS = {"rl4vlm": (50.0, 1.0, -1.0), "verl_agent": (10.0, 0.0, -0.1)}
+#: Default reward weights per preset (``reward_weights`` merge over them): RL4VLM's and verl-agent's.
+REWARD_PRESETS = {
+    "rl4vlm": {"won": 50.0, "goal_condition": 1.0, "invalid_action": -1.0},
+    "verl_agent": {"won": 10.0, "goal_condition": 0.0, "invalid_action": -0.1},
+}
 MAX_TEXT_LENGTH = 16384
 #: Loaded games kept per env.
 ENGINE_CACHE = 8
@@ -43,15 +46,20 @@ def normalize_command(text: str) -> str:
     return f"move {match.group(1)} to {match.group(2)}" if match else command
 
 
-def parse_command(response: Any) -> str | None:
-    """The command a response gives: the ``"action"`` of its last JSON object (the project's game format), else
-    the content of its last ``<action>...</action>`` tag (verl-agent's); ``None`` when it has neither."""
-    action = response_action(response)
-    if action is None and isinstance(response, str) and len(response) <= MAX_RESPONSE_LENGTH:
-        action = extract_tag(response, "action")
+def parse_command(response: Any, response_format: ResponseFormat = JSON) -> str | None:
+    """The command a response gives in `response_format` (the action of :mod:`mmrl.formats`), normalised;
+    ``None`` when it has none or a too long one."""
+    action = response_format.action(response)
     if action is None or len(action) > MAX_ACTION_LENGTH:
         return None
     return normalize_command(action)
+
+
+#: The answer formats the env can ask for, and the instruction that ends its prompt.
+FORMAT_INSTRUCTIONS = {
+    JSON.name: 'Answer with one JSON object: {"thoughts": "your reasoning", "action": "one admissible action"}',
+    ACTION_TAG.name: "Think inside <think> </think>, then give one admissible action inside <action> </action>.",
+}
 
 
 class ALFWorldEnv(gym.Env[dict[str, Any], str]):
@@ -67,9 +75,10 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
     one); ``self.games`` lists them.
 
     ## Action Space
-    ``text_space(8192)``: the model's whole response. The command is the ``"action"`` of its last JSON object
-    (``{"thoughts": "...", "action": "go to fridge 1"}``, the answer format of the card games), or else the
-    content of an ``<action>...</action>`` tag (verl-agent's). It is normalised (:func:`normalize_command`) and
+    ``text_space(8192)``: the model's whole response, in ``response_format`` (:mod:`mmrl.formats`): ``"json"``
+    (default; ``{"thoughts": "...", "action": "go to fridge 1"}``, the answer format of the card games: the command
+    is the ``"action"`` of its last JSON object) or ``"action_tag"`` (verl-agent's ``<think>...</think><action>go to
+    fridge 1</action>``). It is normalised (:func:`normalize_command`) and
     must then equal an admissible command; otherwise the game answers "Nothing happens." and the step is
     penalised. A response with neither form is a format error (penalised the same way).
 
@@ -81,13 +90,14 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
     "SCHEMATIC": not a camera view.
 
     ## Rewards
-    Per step: ``won_reward`` when the goal is reached, plus ``gc_coef`` times the increase of the goal-condition
-    rate (share of the task's sub-goals met, :mod:`mmrl.envs.alfworld.goals`), plus ``invalid_penalty`` for a
-    command that is not admissible or a format error. Presets (``reward``): ``"rl4vlm"`` (RL4VLM, Zhai et al.
-    2024: 50 * won + goal-condition rate - 1 per illegal action; the rate enters as its increase, so an episode's
-    sum holds it once and standing still earns nothing) and ``"verl_agent"`` (verl-agent / GiGPO: 10 * won,
-    -0.1 per invalid action, no shaping). Any of the three values may be overridden. Components are in info:
-    ``reward/won``, ``reward/goal_condition``, ``reward/invalid``.
+    Per step, a weighted sum of registered rewards: ``won`` (1 when the goal is reached), ``goal_condition`` (the
+    increase of the goal-condition rate, the share of the task's sub-goals met, :mod:`mmrl.envs.alfworld.goals`)
+    and ``invalid_action`` (1 for a command that is not admissible or a format error). The preset (``reward``)
+    gives the default weights: ``"rl4vlm"`` (RL4VLM, Zhai et al. 2024: 50 * won + goal-condition rate - 1 per
+    illegal action; the rate enters as its increase, so an episode's sum holds it once and standing still earns
+    nothing) and ``"verl_agent"`` (verl-agent / GiGPO: 10 * won, -0.1 per invalid action, no shaping);
+    ``reward_weights`` merge over them (any registered reward, ``module:name`` too). Components are in info:
+    ``reward/won``, ``reward/goal_condition``, ``reward/invalid_action``.
 
     ## Episode End
     Terminated when the goal is met; truncated after ``max_steps`` (50) steps. Info (reset and step): ``success``
@@ -98,8 +108,9 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
 
     ## Arguments
     ``data_path`` (folder of games; default ``$MMRL_ALFWORLD_DATA``), ``task_types`` (all six), ``max_steps``
-    (50), ``reward`` (``"rl4vlm"``), ``won_reward``/``gc_coef``/``invalid_penalty`` (None: the preset's),
-    ``history`` (3), ``render_image`` (True), ``image_size`` (320).
+    (50), ``reward`` (``"rl4vlm"``: the preset of default weights), ``reward_weights`` (merged over the preset's),
+    ``history`` (3), ``render_image`` (True), ``image_size`` (320), ``response_format`` (``"json"`` or
+    ``"action_tag"``: the answer format the prompt asks for, the env parses and the expert writes).
 
     ## Version History
     * v0: initial version.
@@ -109,9 +120,13 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
     system_prompt: str | None = None
 
     def __init__(self, data_path: str | None = None, task_types: list[str] | None = None, max_steps: int = 50,
-                 reward: str = "rl4vlm", won_reward: float | None = None, gc_coef: float | None = None,
-                 invalid_penalty: float | None = None, history: int = 3, render_image: bool = True,
-                 image_size: int = 320, render_mode: str | None = None) -> None:
+                 reward: str = "rl4vlm", reward_weights: dict[str, float] | None = None, history: int = 3,
+                 render_image: bool = True,
+                 image_size: int = 320, render_mode: str | None = None, response_format: str = JSON.name) -> None:
+        if response_format not in FORMAT_INSTRUCTIONS:
+            raise ValueError(f"response_format must be one of {sorted(FORMAT_INSTRUCTIONS)}, got {response_format!r}")
+        self.response_format = response_format
+        self._format = get_format(response_format)
         if reward not in REWARD_PRESETS:
             raise ValueError(f"reward must be one of {sorted(REWARD_PRESETS)}, got {reward!r}")
         data_path = data_path or os.environ.get(DATA_ENV_VAR)
@@ -122,10 +137,7 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
         self.games = [g for g in find_games(data_path) if _task_type(g) in wanted]
         if not self.games:
             raise ValueError(f"no solvable ALFWorld game of types {sorted(wanted)} under {data_path!r}")
-        won, gc, invalid = REWARD_PRESETS[reward]
-        self.won_reward = won if won_reward is None else float(won_reward)
-        self.gc_coef = gc if gc_coef is None else float(gc_coef)
-        self.invalid_penalty = invalid if invalid_penalty is None else float(invalid_penalty)
+        self.rewards = RewardWeights(REWARD_PRESETS[reward], reward_weights)
         self.max_steps, self.history, self.render_mode = int(max_steps), int(history), render_mode
         self.render_image, self.image_size = bool(render_image), int(image_size)
         observation = {"text": text_space(MAX_TEXT_LENGTH)}
@@ -162,7 +174,7 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
             history, steps = self._history, self._steps
             self._start(self._game_index, replay=list(self._commands))
             self._history, self._steps = history, steps
-        command = parse_command(action)
+        command = parse_command(action, self._format)
         format_error = command is None
         admissible = {normalize_command(c): c for c in self._state["admissible_commands"]}
         invalid = command not in admissible
@@ -174,13 +186,13 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
         self._steps += 1
         self._history.append((command if command is not None else "(no action)", self._feedback))
         won = bool(self._state["won"])
-        parts = {"reward/won": self.won_reward * won,
-                 "reward/goal_condition": self.gc_coef * (self._gc - previous_gc),
-                 "reward/invalid": self.invalid_penalty if invalid else 0.0}
+        reward, values = self.rewards.score(action, won=won, goal_condition_gain=self._gc - previous_gc,
+                                            invalid_action=invalid, format_error=format_error)
         terminated, truncated = won, not won and self._steps >= self.max_steps
         self._active = not (terminated or truncated)
-        info = {**self._info(), "format_error": format_error, "invalid_action": invalid, **parts}
-        return self._observation(), float(sum(parts.values())), terminated, truncated, info
+        info = {**self._info(), "format_error": format_error, "invalid_action": invalid,
+                **RewardWeights.info(values)}
+        return self._observation(), float(reward), terminated, truncated, info
 
     def render(self) -> np.ndarray | None:
         return self._draw() if self.render_mode == "rgb_array" else None
@@ -242,9 +254,9 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
         return {
             "success": bool(self._state["won"]),
             "expert_command": expert,
-            "expert_action": None if expert is None else _response(expert, f"Following the plan: {expert}."),
+            "expert_action": None if expert is None else self._format.compose(f"Following the plan: {expert}.", expert),
             "admissible_commands": commands,
-            "admissible_actions": [_response(c, f"I choose to {c}.") for c in commands],
+            "admissible_actions": [self._format.compose(f"I choose to {c}.", c) for c in commands],
             "goal_condition_rate": float(self._gc),
             "task_type": self._traj.get("task_type", ""),
             "game": self._game_index,
@@ -261,7 +273,7 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
         lines.append(f"Current observation: {self._feedback}")
         lines.append(f"Step {self._steps} of {self.max_steps}. Admissible actions: "
                      + ", ".join(f'"{c}"' for c in self._state["admissible_commands"]))
-        lines.append('Answer with one JSON object: {"thoughts": "your reasoning", "action": "one admissible action"}')
+        lines.append(FORMAT_INSTRUCTIONS[self.response_format])
         text = "\n".join(lines)[-MAX_TEXT_LENGTH:]
         # Official games may carry human-written goals: characters outside the space become "?".
         text = "".join(c if c in _CHARSET else "?" for c in text)
@@ -284,10 +296,6 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
                 holding = args[1]
         agent_at = next((c[6:] for c in reversed(self._commands) if c.startswith("go to ")), None)
         return render.draw_schematic(receptacles, seen, agent_at, holding, self._floor, self.image_size)
-
-
-def _response(command: str, thoughts: str) -> str:
-    return format_response({"thoughts": thoughts, "action": command})
 
 
 def _task_type(folder: Path) -> str:

@@ -3,7 +3,7 @@ Decision-Making Agents via Reinforcement Learning") as text-action Gymnasium env
 
 ``mmrl/NumberLine-v0``, ``mmrl/EZPoints-v0``, ``mmrl/Points24-v0`` and ``mmrl/Blackjack-v0``. The action is the
 model's whole response; each env reads the ``"action"`` of the last JSON object in it
-(:mod:`mmrl.envs.cards.answer`). Rules and rewards follow RL4VLM's ``gym-cards`` package; the formula of the
+(the ``json`` format of :mod:`mmrl.formats`). Rules and rewards follow RL4VLM's ``gym-cards`` package; the formula of the
 points games is checked by :mod:`mmrl.envs.cards.formula` (never ``eval``), the expert by
 :mod:`mmrl.envs.cards.solver`.
 """
@@ -17,12 +17,15 @@ import numpy as np
 from gymnasium import spaces
 
 from mmrl.envs.cards import render
-from mmrl.envs.cards.answer import MAX_RESPONSE_LENGTH, format_response, response_action
 from mmrl.envs.cards.formula import reaches_target, tokenize
 from mmrl.envs.cards.solver import solve
 from mmrl.envs.spaces import text_space
+from mmrl.formats import JSON, MAX_RESPONSE_LENGTH
+from mmrl.rewards.combine import RewardWeights
 
 SUIT_NAMES = {"H": "hearts", "D": "diamonds", "S": "spades", "C": "clubs"}
+DEFAULT_REWARD_WEIGHTS = {"game": 1.0, "format_error": -1.0}
+"""The rules' reward plus RL4VLM's -1 for a response without a valid action (``reward_weights`` merge over it)."""
 
 
 class _CardGameEnv(gym.Env[dict[str, Any], str]):
@@ -30,16 +33,17 @@ class _CardGameEnv(gym.Env[dict[str, Any], str]):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
     system_prompt: str | None = None
+    response_format = JSON.name
     #: Side of the square image.
     image_size = 300
 
-    def __init__(self, render_image: bool, format_penalty: float, render_mode: str | None) -> None:
+    def __init__(self, render_image: bool, reward_weights: dict[str, float] | None, render_mode: str | None) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(
                 f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}"
             )
         self.render_image = bool(render_image)
-        self.format_penalty = float(format_penalty)
+        self.rewards = RewardWeights(DEFAULT_REWARD_WEIGHTS, reward_weights)
         self.render_mode = render_mode
         observation = {"text": text_space(MAX_RESPONSE_LENGTH)}
         if self.render_image:
@@ -95,16 +99,13 @@ class _CardGameEnv(gym.Env[dict[str, Any], str]):
     def step(self, action: str):
         if not self._episode_active:
             raise RuntimeError(f"{type(self).__name__}: the episode has ended; call reset() before step()")
-        token = response_action(action)
+        token = JSON.action(action)
         game_reward, terminated, truncated, format_error = self._play(token)
-        format_reward = self.format_penalty if format_error else 0.0
         if terminated or truncated:
             self._episode_active = False
-        info = self._info()
-        info["format_error"] = format_error
-        info["reward/game"] = float(game_reward)
-        info["reward/format"] = float(format_reward)
-        return self._observation(), float(game_reward + format_reward), terminated, truncated, info
+        reward, values = self.rewards.score(action, game=float(game_reward), format_error=format_error)
+        info = self._info() | {"format_error": format_error} | RewardWeights.info(values)
+        return self._observation(), float(reward), terminated, truncated, info
 
     def render(self) -> np.ndarray | None:
         return self._draw() if self.render_mode == "rgb_array" else None
@@ -137,8 +138,8 @@ class _FormulaGameEnv(_CardGameEnv):
     operators: str = "+-*/()="
 
     def __init__(self, num_cards: int, target: int, treat_face_cards_as_10: bool, max_formula_length: int,
-                 render_image: bool, format_penalty: float, render_mode: str | None) -> None:
-        super().__init__(render_image, format_penalty, render_mode)
+                 render_image: bool, reward_weights: dict[str, float] | None, render_mode: str | None) -> None:
+        super().__init__(render_image, reward_weights, render_mode)
         self.num_cards = num_cards
         self.target = target
         self.treat_face_cards_as_10 = treat_face_cards_as_10
@@ -219,8 +220,7 @@ class _FormulaGameEnv(_CardGameEnv):
         return sorted(good)
 
     def _response(self, action: str, thoughts: str) -> str:
-        return format_response({"cards": self.values, "current formula": "".join(self.formula),
-                                "thoughts": thoughts, "action": action})
+        return JSON.compose(thoughts, action, {"cards": self.values, "current formula": "".join(self.formula)})
 
     def _prompt(self) -> str:
         faces = "'J', 'Q' and 'K' count as 10" if self.treat_face_cards_as_10 else "'J', 'Q' and 'K' count as 11, 12 and 13"
@@ -267,10 +267,13 @@ _FORMULA_DOC = """
     ``system_prompt`` is None.
 
     ## Rewards
-    ``reward/game`` + ``reward/format``: ``=`` gives +10 when the formula equals the target and uses every card
+    ``reward/game`` - ``reward/format_error``: ``=`` gives +10 when the formula equals the target and uses every card
     exactly once (checked with exact fractions by :func:`mmrl.envs.cards.formula.reaches_target`), else -1; a
     number that is not among the remaining cards -1 (the episode goes on); the length limit -1; other steps 0.
-    A format error adds ``format_penalty`` (-1 by default) and the episode goes on.
+    A format error adds the ``format_error`` reward's weight (-1 by default) and the episode goes on. Components
+    (``reward/game``, ``reward/format_error``) are the registered rewards ``game`` and ``format_error`` weighted by
+    ``reward_weights`` merged over ``{{game: 1, format_error: -1}}``; any registered reward (``module:name`` too) can
+    be added.
 
     ## Episode End
     Terminated by ``=``. Truncated (-1) at the first step after the formula holds more than
@@ -281,7 +284,7 @@ _FORMULA_DOC = """
     action is the next token of the first solver formula that extends the formula so far; ``"="`` once it is
     complete; ``None`` when no solution extends it or the episode is over), ``expert_thought``,
     ``admissible_actions`` (a JSON response for each token that is not penalised: the remaining numbers, then
-    the operators). Step info adds ``format_error``, ``reward/game`` and ``reward/format``.
+    the operators). Step info adds ``format_error``, ``reward/game`` and ``reward/format_error``.
 """
 
 
@@ -296,15 +299,16 @@ class Points24Env(_FormulaGameEnv):
     {formula_doc}
     ## Arguments
     ``target`` (24), ``treat_face_cards_as_10`` (True), ``max_formula_length`` (20), ``render_image`` (True),
-    ``format_penalty`` (-1.0), ``render_mode`` (None or ``"rgb_array"``).
+    ``reward_weights`` (merged over ``{{game: 1.0, format_error: -1.0}}``), ``render_mode`` (None or
+    ``"rgb_array"``).
 
     ## Version History
     * v0: initial version.
     """
 
     def __init__(self, target: int = 24, treat_face_cards_as_10: bool = True, max_formula_length: int = 20,
-                 render_image: bool = True, format_penalty: float = -1.0, render_mode: str | None = None) -> None:
-        super().__init__(4, target, treat_face_cards_as_10, max_formula_length, render_image, format_penalty,
+                 render_image: bool = True, reward_weights: dict[str, float] | None = None, render_mode: str | None = None) -> None:
+        super().__init__(4, target, treat_face_cards_as_10, max_formula_length, render_image, reward_weights,
                          render_mode)
 
     def _deal(self) -> list[tuple[int, str]]:
@@ -323,7 +327,7 @@ class EZPointsEnv(_FormulaGameEnv):
     are ``+``, ``*`` and ``=`` only.
     {formula_doc}
     ## Arguments
-    ``target`` (12), ``max_formula_length`` (5), ``render_image`` (True), ``format_penalty`` (-1.0),
+    ``target`` (12), ``max_formula_length`` (5), ``render_image`` (True), ``reward_weights`` (merged over ``{{game: 1.0, format_error: -1.0}}``),
     ``render_mode`` (None or ``"rgb_array"``).
 
     ## Version History
@@ -333,8 +337,8 @@ class EZPointsEnv(_FormulaGameEnv):
     operators = "+*="
 
     def __init__(self, target: int = 12, max_formula_length: int = 5, render_image: bool = True,
-                 format_penalty: float = -1.0, render_mode: str | None = None) -> None:
-        super().__init__(2, target, True, max_formula_length, render_image, format_penalty, render_mode)
+                 reward_weights: dict[str, float] | None = None, render_mode: str | None = None) -> None:
+        super().__init__(2, target, True, max_formula_length, render_image, reward_weights, render_mode)
 
     def _deal(self) -> list[tuple[int, str]]:
         first = int(self.np_random.integers(2, 14))
@@ -377,7 +381,7 @@ class NumberLineEnv(_CardGameEnv):
 
     ## Rewards
     ``reward/game``: +1 on reaching the target, -1 for a move that does not bring the pointer closer (including
-    pushing against an end), else 0. ``reward/format``: ``format_penalty`` (-1) on a format error.
+    pushing against an end), else 0. ``reward/format_error``: 1 on a format error, weighted -1.
 
     ## Episode End
     Terminated at the target; truncated after ``2 * max_position`` steps (format errors count).
@@ -385,10 +389,11 @@ class NumberLineEnv(_CardGameEnv):
     Info: ``success`` (reached the target), ``expert_action`` (the JSON response moving towards the target),
     ``expert_thought``, ``admissible_actions`` (responses for ``"+"`` and ``"-"``, both with the thought "The target t
     is greater/less than the current number c.": it reads the state but picks no move); step info adds
-    ``format_error``, ``reward/game``, ``reward/format``.
+    ``format_error``, ``reward/game``, ``reward/format_error``.
 
     ## Arguments
-    ``max_position`` (5), ``render_image`` (True), ``format_penalty`` (-1.0), ``render_mode``.
+    ``max_position`` (5), ``render_image`` (True), ``reward_weights`` (merged over ``{game: 1.0, format_error: -1.0}``),
+    ``render_mode``.
 
     ## Version History
     * v0: initial version.
@@ -396,11 +401,11 @@ class NumberLineEnv(_CardGameEnv):
 
     image_size = 200
 
-    def __init__(self, max_position: int = 5, render_image: bool = True, format_penalty: float = -1.0,
+    def __init__(self, max_position: int = 5, render_image: bool = True, reward_weights: dict[str, float] | None = None,
                  render_mode: str | None = None) -> None:
         if not (isinstance(max_position, int) and max_position >= 1):
             raise ValueError(f"max_position must be an int >= 1, got {max_position!r}")
-        super().__init__(render_image, format_penalty, render_mode)
+        super().__init__(render_image, reward_weights, render_mode)
         self.max_position = max_position
         self.position = 0
         self.target = 1
@@ -442,8 +447,7 @@ class NumberLineEnv(_CardGameEnv):
         return f"The target {self.target} is {order} than the current number {self.position}."
 
     def _response(self, action: str, thoughts: str) -> str:
-        return format_response({"current number": self.position, "target number": self.target,
-                                "thoughts": thoughts, "action": action})
+        return JSON.compose(thoughts, action, {"current number": self.position, "target number": self.target})
 
     def _prompt(self) -> str:
         text = (
@@ -511,25 +515,26 @@ class BlackjackEnv(_CardGameEnv):
 
     ## Rewards
     ``reward/game``: at the end +1 win, 0 draw, -1 loss (a bust is a loss); 0 otherwise.
-    ``reward/format``: ``format_penalty`` (-1) on a format error.
+    ``reward/format_error``: 1 on a format error, weighted -1.
 
     ## Episode End
     Terminated on ``stand`` or a bust; truncated after ``max_steps`` steps (only format errors get there).
 
     Info: ``success`` (the player won), ``expert_action`` (the JSON response of :func:`basic_strategy`),
     ``expert_thought``, ``admissible_actions`` (responses for ``"stand"`` and ``"hit"``); step info adds
-    ``format_error``, ``reward/game``, ``reward/format``.
+    ``format_error``, ``reward/game``, ``reward/format_error``.
 
     ## Arguments
-    ``render_image`` (True), ``format_penalty`` (-1.0), ``max_steps`` (16), ``render_mode``.
+    ``render_image`` (True), ``reward_weights`` (merged over ``{game: 1.0, format_error: -1.0}``), ``max_steps``
+    (16), ``render_mode``.
 
     ## Version History
     * v0: initial version.
     """
 
-    def __init__(self, render_image: bool = True, format_penalty: float = -1.0, max_steps: int = 16,
+    def __init__(self, render_image: bool = True, reward_weights: dict[str, float] | None = None, max_steps: int = 16,
                  render_mode: str | None = None) -> None:
-        super().__init__(render_image, format_penalty, render_mode)
+        super().__init__(render_image, reward_weights, render_mode)
         self.max_steps = max_steps
         self.player: list[tuple[int, str]] = []
         self.dealer: list[tuple[int, str]] = []
@@ -585,7 +590,7 @@ class BlackjackEnv(_CardGameEnv):
         return action, f"My total is {kind} {total} and the dealer shows {shown}; basic strategy says {action}."
 
     def _response(self, action: str, thoughts: str) -> str:
-        return format_response({"thoughts": thoughts, "action": action})
+        return JSON.compose(thoughts, action)
 
     def _prompt(self) -> str:
         text = (

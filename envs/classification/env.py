@@ -17,8 +17,9 @@ from mmrl.envs.classification.sources import (
     ShapesSource,
 )
 from mmrl.envs.spaces import text_space
-from mmrl.rewards import call_reward, get_reward
+from mmrl.formats import PLAIN, THINK_ANSWER
 from mmrl.rewards.accuracy import answer_accuracy, exact_match
+from mmrl.rewards.combine import RewardWeights
 from mmrl.rewards.format import think_answer_format
 
 SOURCES = ("shapes", "digits", "folder", "jsonl")
@@ -61,9 +62,9 @@ class ClassificationEnv(gym.Env[dict[str, Any], str]):
     classes by default) always include the true class and are shuffled every episode. ``system_prompt`` is None.
 
     ## Rewards
-    ``sum(weight * fn([action], answer=[label]))`` over ``reward_weights`` (names of :mod:`mmrl.rewards`; a
-    ``None`` component counts 0). Default for think: ``think_answer_format`` + ``answer_accuracy`` (max 2.0); for
-    no_think: ``exact_match`` (max 1.0).
+    ``sum(weight * fn([action], answer=[label], choices=[choices]))`` over the reward weights (registered names of
+    :mod:`mmrl.rewards`, or ``module:name``; a ``None`` component counts 0): ``reward_weights`` merged over the
+    defaults, think: ``think_answer_format`` + ``answer_accuracy`` (max 2.0); no_think: ``exact_match`` (max 1.0).
 
     ## Episode End
     After the first step (``terminated=True``, ``truncated=False``). Stepping again before ``reset`` raises
@@ -82,7 +83,7 @@ class ClassificationEnv(gym.Env[dict[str, Any], str]):
     defaults: red, green, blue, yellow and circle, square, triangle), ``shape_scale`` (shapes only: the shape's
     radius range as a fraction of the image side, default (0.18, 0.34)), ``num_choices`` (None = all classes),
     ``image_size`` (56), ``split`` (``"train"``/``"test"``), ``test_fraction`` (0.2; digits, folder, jsonl),
-    ``reward_weights`` (dict name -> weight), ``render_mode`` (None or ``"rgb_array"``: the image).
+    ``reward_weights`` (dict name -> weight, merged over the defaults; 0 turns a reward off), ``render_mode`` (None or ``"rgb_array"``: the image).
 
     ## Version History
     * v0: initial version.
@@ -90,6 +91,8 @@ class ClassificationEnv(gym.Env[dict[str, Any], str]):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 1}
     system_prompt: str | None = None
+    response_format = THINK_ANSWER.name
+    """``think_answer``; ``plain`` under ``style="no_think"`` (set per instance)."""
 
     def __init__(
         self,
@@ -151,13 +154,11 @@ class ClassificationEnv(gym.Env[dict[str, Any], str]):
             raise ValueError(
                 f"num_choices must be in [1, {len(self.classes)}] (the number of classes), got {num_choices}"
             )
-        self.reward_weights = dict(
-            DEFAULT_REWARD_WEIGHTS[style] if reward_weights is None else reward_weights
-        )
-        for reward_name in self.reward_weights:
-            get_reward(reward_name)  # fail now, with a did-you-mean, rather than at the first step
+        self.rewards = RewardWeights(DEFAULT_REWARD_WEIGHTS[style], reward_weights)
+        self.reward_weights = self.rewards.weights
 
         self.style = style
+        self.response_format = (THINK_ANSWER if style == "think" else PLAIN).name
         self.split = split
         self.num_choices = num_choices
         self.image_size = image_size
@@ -203,7 +204,7 @@ class ClassificationEnv(gym.Env[dict[str, Any], str]):
     def _response(self, label: str) -> str:
         """The well-formed response that answers `label` in this env's style."""
         if self.style == "think":
-            return f"<think>The object is {label}.</think><answer>{label}</answer>"
+            return THINK_ANSWER.compose(f"The object is {label}.", label)
         return label
 
     def step(self, action: str):
@@ -213,13 +214,8 @@ class ClassificationEnv(gym.Env[dict[str, Any], str]):
             raise TypeError(f"the action must be the response text (str), got {type(action).__name__}")
         self._episode_active = False
         info: dict[str, Any] = {"answer": self._label}
-        reward = 0.0
-        for name, weight in self.reward_weights.items():
-            # Inline (no timeout thread): the runner already abandons an env step that hangs.
-            value = call_reward(get_reward(name), [action], timeout_s=None, answer=[self._label])[0]
-            value = 0.0 if value is None else value
-            info[f"reward/{name}"] = value
-            reward += weight * value
+        reward, values = self.rewards.score(action, answer=self._label, choices=list(self._choices))
+        info |= RewardWeights.info(values)
         if self.style == "think":
             info["success"] = answer_accuracy([action], answer=[self._label])[0] == 1.0
             info["format_error"] = think_answer_format([action])[0] == 0.0

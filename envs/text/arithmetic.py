@@ -50,7 +50,7 @@ class ArithmeticEnv(TextTaskEnv):
 
     ## Episode End
     After the first step. ``reset`` info: ``answer`` (an integer or reduced fraction), ``expert_action``,
-    ``expert_thought``. ``step`` info: ``success``, ``format_error``, ``answer``, ``reward/accuracy``.
+    ``expert_thought``. ``step`` info: ``success``, ``format_error``, ``answer``, ``reward/accuracy`` (and every other reward component).
 
     ## Arguments
     ``difficulty`` (operators per expression, 1-10, default 3).
@@ -61,11 +61,11 @@ class ArithmeticEnv(TextTaskEnv):
 
     max_question_length = 600
 
-    def __init__(self, difficulty: int = 3) -> None:
+    def __init__(self, difficulty: int = 3, reward_weights: dict[str, float] | None = None) -> None:
         if not (isinstance(difficulty, int) and 1 <= difficulty <= 10):
             raise ValueError(f"difficulty must be an int in [1, 10], got {difficulty!r}")
         self.difficulty = difficulty
-        super().__init__()
+        super().__init__(reward_weights)
 
     def generate(self, rng: np.random.Generator) -> Problem:
         expression = random_expression(rng, self.difficulty, 5 * self.difficulty)

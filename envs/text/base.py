@@ -10,16 +10,16 @@ import numpy as np
 from gymnasium import spaces
 
 from mmrl.envs.spaces import text_space
-from mmrl.rewards.parsing import extract_tag
+from mmrl.formats import MAX_RESPONSE_LENGTH, THINK_ANSWER
+from mmrl.rewards.combine import RewardWeights
 
+DEFAULT_REWARD_WEIGHTS = {"accuracy": 1.0}
+"""The verifier's verdict: 1 for a right answer (``reward_weights`` merge over it)."""
 #: Appended to every question: the answer format all text tasks share.
 INSTRUCTION = (
     "\nThink step by step inside <think> </think> tags, then give only the final answer inside "
     "<answer> </answer> tags."
 )
-MAX_RESPONSE_LENGTH = 8192
-#: Longest ``<answer>`` content a verifier looks at; longer answers are format errors (keeps verifiers cheap).
-MAX_ANSWER_LENGTH = 2000
 
 
 @dataclass
@@ -38,32 +38,26 @@ class Problem:
     data: Any = None
 
 
-def split_response(response: str) -> str | None:
-    """The ``<answer>`` content of a response (stripped), or ``None`` when the tag is missing or too long."""
-    if not isinstance(response, str):
-        return None
-    answer = extract_tag(response, "answer")
-    if answer is None or len(answer) > MAX_ANSWER_LENGTH:
-        return None
-    return answer.strip()
-
-
 class TextTaskEnv(gym.Env[dict[str, Any], str]):
     """Base of the one-step text tasks. Subclasses implement :meth:`generate` and :meth:`check`.
 
     ``reset`` draws a :class:`Problem` from ``self.np_random``; ``step`` takes the whole response, reads its
     ``<answer>`` tag and asks :meth:`check` for a verdict: ``True`` (right), ``False`` (well-formed but wrong) or
-    ``None`` (the answer cannot be read: a format error). Reward 1.0 for a right answer, else 0.0.
+    ``None`` (the answer cannot be read: a format error). Reward: the registered rewards named in
+    ``reward_weights`` (a constructor argument of every text env) merged over ``{"accuracy": 1.0}`` (1.0 for a right
+    answer), each reported as ``reward/<name>``; they get the columns ``answer``, ``verdict`` and ``format_error``.
     """
 
     metadata: dict[str, Any] = {"render_modes": []}
     system_prompt: str | None = None
+    response_format = THINK_ANSWER.name
     #: Longest question a subclass can produce (characters, before the instruction).
     max_question_length: int = 4000
     #: Characters outside :data:`mmrl.envs.spaces.TEXT_CHARSET` that questions may contain.
     question_chars: str = ""
 
-    def __init__(self) -> None:
+    def __init__(self, reward_weights: dict[str, float] | None = None) -> None:
+        self.rewards = RewardWeights(DEFAULT_REWARD_WEIGHTS, reward_weights)
         self.observation_space = spaces.Dict(
             text=text_space(self.max_question_length + len(INSTRUCTION), extra_chars=self.question_chars)
         )
@@ -88,9 +82,7 @@ class TextTaskEnv(gym.Env[dict[str, Any], str]):
         self._episode_active = True
         info = {
             "answer": self._problem.answer,
-            "expert_action": (
-                f"<think>{self._problem.expert_thought}</think><answer>{self._problem.expert_answer}</answer>"
-            ),
+            "expert_action": THINK_ANSWER.compose(self._problem.expert_thought, self._problem.expert_answer),
             "expert_thought": self._problem.expert_thought,
         }
         return self._observation(), info
@@ -101,16 +93,12 @@ class TextTaskEnv(gym.Env[dict[str, Any], str]):
         if not isinstance(action, str):
             raise TypeError(f"the action must be the response text (str), got {type(action).__name__}")
         self._episode_active = False
-        answer = split_response(action)
+        answer = THINK_ANSWER.action(action)
         verdict = None if answer is None else self.verdict(answer)
-        success = verdict is True
-        info = {
-            "success": success,
-            "format_error": verdict is None,
-            "answer": self._problem.answer,
-            "reward/accuracy": float(success),
-        }
-        return self._observation(), float(success), True, False, info
+        reward, values = self.rewards.score(action, answer=self._problem.answer, verdict=verdict,
+                                            format_error=verdict is None)
+        info = {"success": verdict is True, "format_error": verdict is None, "answer": self._problem.answer}
+        return self._observation(), float(reward), True, False, info | RewardWeights.info(values)
 
     def verdict(self, answer: str) -> bool | None:
         """:meth:`check` for the current problem, with any exception of a subclass counted as unreadable."""

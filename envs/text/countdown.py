@@ -93,7 +93,7 @@ class CountdownEnv(TextTaskEnv):
     ## Episode End
     After the first step. ``reset`` info: ``answer`` (the target), ``numbers``, ``expert_action``,
     ``expert_thought``. ``step`` info: ``success``, ``format_error`` (no ``<answer>`` tag or not an expression),
-    ``answer``, ``reward/accuracy``.
+    ``answer``, ``reward/accuracy`` (and every other reward component).
 
     ## Arguments
     ``count`` (numbers per puzzle, 2-8, default 4), ``low`` and ``high`` (the range of the numbers, default 1-25).
@@ -104,13 +104,13 @@ class CountdownEnv(TextTaskEnv):
 
     max_question_length = 400
 
-    def __init__(self, count: int = 4, low: int = 1, high: int = 25) -> None:
+    def __init__(self, count: int = 4, low: int = 1, high: int = 25, reward_weights: dict[str, float] | None = None) -> None:
         if not (isinstance(count, int) and 2 <= count <= 8):
             raise ValueError(f"count must be an int in [2, 8], got {count!r}")
         if not (isinstance(low, int) and isinstance(high, int) and 1 <= low <= high <= 1000):
             raise ValueError(f"need ints 1 <= low <= high <= 1000, got low={low!r}, high={high!r}")
         self.count, self.low, self.high = count, low, high
-        super().__init__()
+        super().__init__(reward_weights)
 
     def generate(self, rng: np.random.Generator) -> Problem:
         numbers, target, expression = generate_countdown(rng, self.count, self.low, self.high)

@@ -121,7 +121,7 @@ class KnightsKnavesEnv(TextTaskEnv):
 
     ## Episode End
     After the first step. ``reset`` info: ``answer`` (the hidden assignment as text), ``expert_action``,
-    ``expert_thought``. ``step`` info: ``success``, ``format_error``, ``answer``, ``reward/accuracy``.
+    ``expert_thought``. ``step`` info: ``success``, ``format_error``, ``answer``, ``reward/accuracy`` (and every other reward component).
 
     ## Arguments
     ``people`` (2-8, default 3): the difficulty.
@@ -132,11 +132,11 @@ class KnightsKnavesEnv(TextTaskEnv):
 
     max_question_length = 1200
 
-    def __init__(self, people: int = 3) -> None:
+    def __init__(self, people: int = 3, reward_weights: dict[str, float] | None = None) -> None:
         if not (isinstance(people, int) and 2 <= people <= len(NAMES)):
             raise ValueError(f"people must be an int in [2, {len(NAMES)}], got {people!r}")
         self.people = people
-        super().__init__()
+        super().__init__(reward_weights)
 
     def generate(self, rng: np.random.Generator) -> Problem:
         statements, knights = generate_knights_knaves(rng, self.people)

@@ -72,7 +72,7 @@ class MathQAEnv(TextTaskEnv):
     ## Episode End
     After the first step. ``reset`` info: ``answer`` (the reference), ``expert_action``, ``expert_thought``.
     ``step`` info: ``success``, ``format_error`` (no ``<answer>`` tag, or an empty one), ``answer``,
-    ``reward/accuracy``.
+    ``reward/accuracy`` (and every other reward component).
 
     ## Arguments
     ``path`` (a JSONL file; None = the built-in problems).
@@ -81,12 +81,12 @@ class MathQAEnv(TextTaskEnv):
     * v0: initial version.
     """
 
-    def __init__(self, path: str | None = None) -> None:
+    def __init__(self, path: str | None = None, reward_weights: dict[str, float] | None = None) -> None:
         self.path = path
         self.problems = list(DEFAULT_PROBLEMS) if path is None else load_problems(path)
         self.max_question_length = max(len(p["question"]) for p in self.problems)
         self.question_chars = "".join(sorted({char for p in self.problems for char in p["question"]}))
-        super().__init__()
+        super().__init__(reward_weights)
 
     def generate(self, rng: np.random.Generator) -> Problem:
         record = self.problems[int(rng.integers(len(self.problems)))]

@@ -108,7 +108,7 @@ class MazeEnv(TextTaskEnv):
 
     ## Episode End
     After the first step. ``reset`` info: ``answer`` (a shortest move string), ``expert_action``,
-    ``expert_thought``. ``step`` info: ``success``, ``format_error``, ``answer``, ``reward/accuracy``.
+    ``expert_thought``. ``step`` info: ``success``, ``format_error``, ``answer``, ``reward/accuracy`` (and every other reward component).
 
     ## Arguments
     ``size`` (3-12, default 5) and ``wall_density`` (0-0.9, default 0.35): the difficulty.
@@ -119,13 +119,13 @@ class MazeEnv(TextTaskEnv):
 
     max_question_length = 800
 
-    def __init__(self, size: int = 5, wall_density: float = 0.35) -> None:
+    def __init__(self, size: int = 5, wall_density: float = 0.35, reward_weights: dict[str, float] | None = None) -> None:
         if not (isinstance(size, int) and 3 <= size <= 12):
             raise ValueError(f"size must be an int in [3, 12], got {size!r}")
         if not 0.0 <= wall_density <= 0.9:
             raise ValueError(f"wall_density must be in [0, 0.9], got {wall_density!r}")
         self.size, self.wall_density = size, float(wall_density)
-        super().__init__()
+        super().__init__(reward_weights)
 
     def generate(self, rng: np.random.Generator) -> Problem:
         grid = generate_maze(rng, self.size, self.size, self.wall_density)

@@ -125,7 +125,7 @@ class SudokuEnv(TextTaskEnv):
 
     ## Episode End
     After the first step. ``reset`` info: ``answer`` (the solution as text), ``expert_action``,
-    ``expert_thought``. ``step`` info: ``success``, ``format_error``, ``answer``, ``reward/accuracy``.
+    ``expert_thought``. ``step`` info: ``success``, ``format_error``, ``answer``, ``reward/accuracy`` (and every other reward component).
 
     ## Arguments
     ``size`` (4 or 6, default 4), ``blanks`` (cells to empty; default 8 for 4x4, 18 for 6x6; fewer when
@@ -137,14 +137,14 @@ class SudokuEnv(TextTaskEnv):
 
     max_question_length = 600
 
-    def __init__(self, size: int = 4, blanks: int | None = None) -> None:
+    def __init__(self, size: int = 4, blanks: int | None = None, reward_weights: dict[str, float] | None = None) -> None:
         if size not in BOXES:
             raise ValueError(f"size must be one of {sorted(BOXES)}, got {size!r}")
         blanks = {4: 8, 6: 18}[size] if blanks is None else blanks
         if not (isinstance(blanks, int) and 0 <= blanks <= size * size):
             raise ValueError(f"blanks must be an int in [0, {size * size}], got {blanks!r}")
         self.size, self.blanks = size, blanks
-        super().__init__()
+        super().__init__(reward_weights)
 
     def generate(self, rng: np.random.Generator) -> Problem:
         puzzle, solution = generate_sudoku(rng, self.size, self.blanks)

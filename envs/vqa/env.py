@@ -9,11 +9,14 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from mmrl.config import ModelConfig
 from mmrl.envs.spaces import text_space
 from mmrl.envs.vqa.records import load_jsonl, load_record, split_records
 from mmrl.envs.vqa.scenes import OBJECT_COUNT, check_scene_options, procedural_record
-from mmrl.rewards.satori import SATORI_COMPONENTS, satori_reward
+from mmrl.formats import SATORI
+from mmrl.rewards.combine import RewardWeights
+from mmrl.rewards.grounding import bbox_score
+from mmrl.rewards.satori import answer_score, matches_satori_format
+from mmrl.vision import QWEN_MAX_PIXELS, QWEN_MIN_PIXELS
 
 SOURCES = ("procedural", "jsonl")
 SPLITS = ("train", "test")
@@ -25,6 +28,8 @@ INSTRUCTION = (
     " <answer>...</answer>"
 )
 MAX_RESPONSE_LENGTH = 8192
+DEFAULT_REWARD_WEIGHTS = {"satori_format": 1.0, "caption": 1.0, "bbox": 1.0, "answer": 1.0}
+"""SATORI-R1's four rewards, weight 1 each (``reward_weights`` merge over them)."""
 
 
 @lru_cache(maxsize=64)
@@ -85,10 +90,13 @@ class VQAGroundingEnv(gym.Env[dict[str, Any], str]):
     ``system_prompt`` is None.
 
     ## Rewards
-    ``satori_reward``: ``sum(weight * component)`` over ``reward_weights`` (default 1.0 each of ``format``,
-    ``caption``, ``bbox``, ``answer``; max 4.0; ``{"answer": 1.0}`` is the answer-only baseline). Components:
-    ``format`` (rewards ``satori_format``), ``caption`` ((BLEU-4 + ROUGE-L F1)/2), ``bbox`` (IoU of the box
-    unions, after rescaling), ``answer`` (exact match with a possible answer). See :mod:`mmrl.rewards.satori`.
+    ``sum(weight * component)`` over the registered rewards named in ``reward_weights``, merged over SATORI's
+    ``{satori_format: 1, caption: 1, bbox: 1, answer: 1}`` (max 4.0; ``{satori_format: 0, caption: 0, bbox: 0}``
+    is the answer-only baseline; a weight of 0 still reports the component). Components: ``satori_format``
+    (the whole format), ``caption`` ((BLEU-4 + ROUGE-L F1)/2), ``bbox`` (IoU of the box unions, after
+    rescaling), ``answer`` (exact match with a possible answer); see :mod:`mmrl.rewards.satori`. Reward functions
+    get the record as columns: ``caption``, ``bboxs``, ``width``, ``height``, ``input_width``, ``input_height``,
+    ``possible_answers``.
 
     ## Episode End
     After the first step (``terminated=True``, ``truncated=False``). Stepping again before ``reset`` raises
@@ -97,14 +105,15 @@ class VQAGroundingEnv(gym.Env[dict[str, Any], str]):
     ``reset`` and ``step`` info: ``expert_action`` (a perfect response: the true caption, the true boxes in the
     input's resized pixels, the first possible answer), ``admissible_actions`` (that response for each possible
     answer), ``possible_answers``, ``input_width``, ``input_height``. ``step`` info adds ``success`` (the answer is
-    right), ``format_error`` (the format reward is 0), ``reward/format``, ``reward/caption``, ``reward/bbox``,
+    right), ``format_error`` (the format reward is 0), ``reward/satori_format``, ``reward/caption``, ``reward/bbox``,
     ``reward/answer`` (unweighted components) and ``iou`` (= ``reward/bbox``).
 
     ## Arguments
     ``source`` (``"procedural"``/``"jsonl"``), ``path`` (the JSONL file, jsonl only), ``split``
     (``"train"``/``"test"``: procedural scenes come from disjoint seed streams; JSONL records are split by a
     stable hash of image and question), ``test_fraction`` (0.2, jsonl), ``image_size`` ((height, width), default
-    (240, 320)), ``min_pixels`` and ``max_pixels`` (defaults: :class:`mmrl.config.ModelConfig`'s),
+    (240, 320)), ``min_pixels`` and ``max_pixels`` (under mmrl they come from ``model.min_pixels``/``max_pixels``, the bounds the model's processor uses;
+    defaults: Qwen2.5-VL's, :mod:`mmrl.vision`),
     ``reward_weights``, ``object_count`` ((low, high), the inclusive range of objects per procedural scene, 2-5 by
     default) and ``size_scale`` (object radii times this, 1.0 by default; procedural only: fewer, larger objects
     make the boxes easier to hit), ``render_mode`` (None or ``"rgb_array"``).
@@ -115,6 +124,7 @@ class VQAGroundingEnv(gym.Env[dict[str, Any], str]):
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 1}
     system_prompt: str | None = None
+    response_format = SATORI.name
 
     def __init__(
         self,
@@ -123,8 +133,8 @@ class VQAGroundingEnv(gym.Env[dict[str, Any], str]):
         split: str = "train",
         test_fraction: float = 0.2,
         image_size: tuple[int, int] = (240, 320),
-        min_pixels: int = ModelConfig.min_pixels,
-        max_pixels: int = ModelConfig.max_pixels,
+        min_pixels: int = QWEN_MIN_PIXELS,
+        max_pixels: int = QWEN_MAX_PIXELS,
         reward_weights: dict[str, float] | None = None,
         object_count: tuple[int, int] = OBJECT_COUNT,
         size_scale: float = 1.0,
@@ -148,12 +158,8 @@ class VQAGroundingEnv(gym.Env[dict[str, Any], str]):
             check_scene_options(width, height, object_count, size_scale)
         if not 0 < min_pixels <= max_pixels:
             raise ValueError(f"need 0 < min_pixels <= max_pixels, got {min_pixels} and {max_pixels}")
-        self.reward_weights = (
-            dict.fromkeys(SATORI_COMPONENTS, 1.0) if reward_weights is None else dict(reward_weights)
-        )
-        unknown = sorted(set(self.reward_weights) - set(SATORI_COMPONENTS))
-        if unknown:
-            raise ValueError(f"unknown reward_weights {unknown}; known components: {list(SATORI_COMPONENTS)}")
+        self.rewards = RewardWeights(DEFAULT_REWARD_WEIGHTS, reward_weights)
+        self.reward_weights = self.rewards.weights
 
         self.source = source
         self.split = split
@@ -234,13 +240,17 @@ class VQAGroundingEnv(gym.Env[dict[str, Any], str]):
             raise TypeError(f"the action must be the response text (str), got {type(action).__name__}")
         self._episode_active = False
         assert self._record is not None
-        reward, components = satori_reward(action, self._record, self.reward_weights)
-        info = self._episode_info()
-        info["success"] = components["answer"] == 1.0
-        info["format_error"] = components["format"] == 0.0
-        for name, value in components.items():
-            info[f"reward/{name}"] = value
-        info["iou"] = components["bbox"]
+        record = self._record
+        reward, values = self.rewards.score(
+            action, caption=record["image_caption"], bboxs=record["bboxs"], width=record["width"],
+            height=record["height"], input_width=record["input_width"], input_height=record["input_height"],
+            possible_answers=record["possible_answers"])
+        info = self._episode_info() | RewardWeights.info(values)
+        # What the episode achieved is measured whatever the weights (an answer-only run still reports its boxes).
+        info["success"] = answer_score(action, record["possible_answers"]) == 1.0
+        info["format_error"] = not matches_satori_format(action)
+        info["iou"] = bbox_score(action, record["bboxs"], record["width"], record["height"], record["input_width"],
+                                 record["input_height"]) or 0.0
         return self._observation(), float(reward), True, False, info
 
     def render(self) -> np.ndarray | None:

@@ -1,5 +1,5 @@
 """Gymnasium wrappers over mmrl envs."""
 
-from mmrl.envs.wrappers.try_again import TryAgain, make_try_again, succ_at_k
+from mmrl.envs.wrappers.try_again import TryAgain, make_try_again
 
-__all__ = ["TryAgain", "make_try_again", "succ_at_k"]
+__all__ = ["TryAgain", "make_try_again"]

@@ -3,8 +3,8 @@
 Liu et al., 2025, "A Simple 'Try Again' Can Elicit Multi-Turn LLM Reasoning" (lichengliu03/unary-feedback): after
 a wrong answer the model sees the question again with "Incorrect. Please think again."; the episode stops on a
 right answer or after ``max_turns``. Reward at turn t (from 0) is ``gamma**t`` if right, else 0; an invalid format
-costs ``invalid_format_penalty``; at the episode's end ``-lambda * (1 - unique answers / answers)`` penalises
-repeating an answer. Evaluated with succ@k (:func:`succ_at_k`), solved within k turns.
+costs 0.1; at the episode's end ``-lambda * (1 - unique answers / answers)`` penalises
+repeating an answer. Evaluated with succ@k (:func:`mmrl.metrics.succ_at_k`), solved within k turns.
 """
 
 from __future__ import annotations
@@ -16,21 +16,25 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from mmrl.metrics import succ_at_k  # noqa: F401  (re-exported: UFO's metric lives with pass@k)
-from mmrl.rewards.parsing import extract_tag, normalize_answer
+from mmrl.formats import ResponseFormat, format_of
+from mmrl.rewards.combine import RewardWeights
+from mmrl.rewards.parsing import normalize_answer
 
 DEFAULT_FEEDBACK = "Incorrect. Please think again."
+DEFAULT_REWARD_WEIGHTS = {"solved": 1.0, "format_error": -0.1, "repetition": -0.5}
+"""UFO's reward: gamma**t for a right answer at turn t, -0.1 per invalid format, -lambda (0.5) times the share of
+repeated answers at the end (``reward_weights`` merge over it)."""
 #: Between the original observation text and the feedback.
 FEEDBACK_SEPARATOR = "\n\n"
 #: Longest normalised answer kept in ``info["answers"]`` (longer ones are cut; compared after cutting).
 MAX_KEPT_ANSWER_LENGTH = 2000
 
 
-def response_answer(response: str) -> str:
-    """The answer a response gives, for the repetition penalty: its ``<answer>`` content (the whole response
-    without one), normalised with :func:`normalize_answer`."""
-    tagged = extract_tag(response, "answer")
-    return normalize_answer(response if tagged is None else tagged)[:MAX_KEPT_ANSWER_LENGTH]
+def response_answer(response: str, response_format: ResponseFormat) -> str:
+    """The answer a response gives, for the repetition penalty: its action in the inner env's format (the whole
+    response without one), normalised with :func:`normalize_answer`."""
+    action = response_format.action(response)
+    return normalize_answer(response if action is None else action)[:MAX_KEPT_ANSWER_LENGTH]
 
 
 class TryAgain(gym.Wrapper):
@@ -51,21 +55,23 @@ class TryAgain(gym.Wrapper):
     The inner env's ``Dict``, with a ``text`` space long enough for the feedback and holding its characters.
 
     ## Rewards
-    At turn ``t`` (from 0): ``gamma**t`` if the inner env reports ``success``, else 0; plus
-    ``invalid_format_penalty`` when the inner info has a true ``format_error``. At the last turn
-    ``-repetition_penalty * (1 - unique answers / answers)`` is added (answers: the ``<answer>`` contents, or the
-    whole responses, normalised with :func:`normalize_answer`). The inner env's reward is not used; it stays in
-    ``info["inner_reward"]``.
+    A weighted sum of registered rewards, ``reward_weights`` merged over UFO's ``{solved: 1.0, format_error: -0.1,
+    repetition: -0.5}``: ``solved`` is ``gamma**t`` at turn ``t`` (from 0) when the inner env reports
+    ``success``, else 0; ``format_error`` is 1 when the inner info has a true ``format_error``; ``repetition`` is,
+    at the last turn, ``1 - unique answers / answers`` (answers: the actions in the inner env's response format
+    (:mod:`mmrl.formats`), or the whole responses, normalised with :func:`normalize_answer`). Reward functions get
+    the columns ``solved_discount``, ``format_error``, ``repetition`` and ``answer`` (the inner info's). The inner
+    env's own reward is not used; it stays in ``info["inner_reward"]``.
 
     ## Episode End
     Terminated on success or after ``max_turns`` turns. ``step`` info: the inner env's step info, plus
     ``success`` (this turn's answer is right), ``turn`` (this turn, from 0), ``succ_turn`` (the turn solved, or
-    None), ``answers`` (normalised answers so far), ``inner_reward`` and, at the end, ``reward/repetition``
-    (the penalty added, <= 0). ``reset`` info: the inner env's, plus ``turn=0``.
+    None), ``answers`` (normalised answers so far), ``inner_reward`` and ``reward/<name>`` for every reward
+    component (unweighted). ``reset`` info: the inner env's, plus ``turn=0``.
 
     ## Arguments
     ``env`` (a one-step env with ``Dict(text=...)`` observations), ``max_turns`` (5), ``gamma`` (0.5),
-    ``repetition_penalty`` (lambda, 0.5), ``invalid_format_penalty`` (-0.1), ``feedback``
+    ``reward_weights`` (merged over UFO's, above), ``feedback``
     ("Incorrect. Please think again."), ``feedback_pool`` (a list of feedback texts, or None).
 
     ## Version History
@@ -77,8 +83,7 @@ class TryAgain(gym.Wrapper):
         env: gym.Env,
         max_turns: int = 5,
         gamma: float = 0.5,
-        repetition_penalty: float = 0.5,
-        invalid_format_penalty: float = -0.1,
+        reward_weights: dict[str, float] | None = None,
         feedback: str = DEFAULT_FEEDBACK,
         feedback_pool: Sequence[str] | None = None,
     ) -> None:
@@ -95,9 +100,9 @@ class TryAgain(gym.Wrapper):
                 f"TryAgain needs an env with Dict(text=Text, ...) observations, got {inner_space}"
             )
         self.max_turns = max_turns
+        self._format = format_of(env)
         self.gamma = float(gamma)
-        self.repetition_penalty = float(repetition_penalty)
-        self.invalid_format_penalty = float(invalid_format_penalty)
+        self.rewards = RewardWeights(DEFAULT_REWARD_WEIGHTS, reward_weights)
         self.feedback = feedback
         self.feedback_pool = None if feedback_pool is None else list(feedback_pool)
 
@@ -150,30 +155,28 @@ class TryAgain(gym.Wrapper):
         _, inner_reward, _, _, inner_info = self.env.step(action)
         turn = self._turn
         success = bool(inner_info.get("success", False))
-        self._answers.append(response_answer(action) if isinstance(action, str) else "")
-        reward = self.gamma**turn if success else 0.0
-        if inner_info.get("format_error", False):
-            reward += self.invalid_format_penalty
+        self._answers.append(response_answer(action, self._format) if isinstance(action, str) else "")
         if success:
             self._succ_turn = turn
         self._turn += 1
         terminated = success or self._turn >= self.max_turns
+        repeated = 1.0 - len(set(self._answers)) / len(self._answers) if terminated else 0.0
+        reward, values = self.rewards.score(action, solved_discount=self.gamma**turn if success else 0.0,
+                                            format_error=bool(inner_info.get("format_error", False)),
+                                            repetition=repeated, answer=inner_info.get("answer"))
         info = {
             **inner_info,
+            **RewardWeights.info(values),
             "success": success,
             "turn": turn,
             "succ_turn": self._succ_turn,
             "answers": list(self._answers),
             "inner_reward": float(inner_reward),
         }
+        observation = self._copy(self._first_observation)
         if terminated:
             self._episode_active = False
-            penalty = -self.repetition_penalty * (1.0 - len(set(self._answers)) / len(self._answers))
-            reward += penalty
-            info["reward/repetition"] = penalty
-            observation = self._copy(self._first_observation)
         else:
-            observation = self._copy(self._first_observation)
             observation["text"] = observation["text"] + FEEDBACK_SEPARATOR + self._next_feedback()
         return observation, float(reward), terminated, False, info
 
@@ -191,11 +194,13 @@ class TryAgain(gym.Wrapper):
         }
 
 
-def make_try_again(env_id: str, *, try_again: dict[str, Any] | None = None, **env_kwargs: Any) -> TryAgain:
-    """``TryAgain(inner, **try_again)`` around the registered one-step env ``env_id`` built with ``env_kwargs``
-    (the bare env, without Gymnasium's checker wrappers: ``gym.make`` adds its own around the result)."""
+def make_try_again(env_id: str, *, try_again: dict[str, Any] | None = None,
+                   reward_weights: dict[str, float] | None = None, **env_kwargs: Any) -> TryAgain:
+    """``TryAgain(inner, reward_weights=reward_weights, **try_again)`` around the registered one-step env
+    ``env_id`` built with ``env_kwargs`` (the bare env, without Gymnasium's checker wrappers: ``gym.make`` adds its
+    own around the result). ``reward_weights`` are the wrapper's: its reward is the one trained on."""
     inner = gym.make(env_id, **env_kwargs).unwrapped
-    return TryAgain(inner, **(try_again or {}))
+    return TryAgain(inner, reward_weights=reward_weights, **(try_again or {}))
 
 
 def make_try_again_countdown(*, try_again: dict[str, Any] | None = None, **env_kwargs: Any) -> TryAgain:

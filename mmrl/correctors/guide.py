@@ -13,7 +13,7 @@ from functools import partial
 from typing import Any
 
 from mmrl.config import GTRConfig
-from mmrl.correctors.base import Correction, Corrector, thought_of
+from mmrl.correctors.base import Correction, Corrector
 from mmrl.correctors.dagger import Clone
 from mmrl.models.policy import Policy
 from mmrl.rollout.calls import run_calls
@@ -47,7 +47,10 @@ def ask_corrector(corrector: Corrector, episodes: list[Episode], cfg: GTRConfig)
             if "env_error" in turn.info:
                 continue
             observation = {"text": observation_text(turn.prompt.messages)}
-            calls.append(partial(corrector.correct, observation, turn.completion.text, state_info(ep, t)))
+            if turn.prompt.images:  # the image the policy saw with this observation
+                observation["image"] = turn.prompt.images[-1]
+            calls.append(partial(corrector.correct, observation, turn.completion.text, state_info(ep, t),
+                                 ep.response_format))
             where.append((i, t))
     outcomes = run_calls(calls, cfg.workers, cfg.timeout_s, "corrector") if calls else []
     verdicts: list[list[Correction | None]] = [[None] * len(ep.turns) for ep in episodes]
@@ -57,9 +60,10 @@ def ask_corrector(corrector: Corrector, episodes: list[Episode], cfg: GTRConfig)
     return verdicts
 
 
-def guide(episodes: list[Episode], verdicts: list[list[Correction | None]], policy: Policy, cfg: GTRConfig,
-          action_marker: str) -> GuideResult:
-    """Apply the verdicts to `episodes` (in place: truncation, format reward) and build the cloning examples."""
+def guide(episodes: list[Episode], verdicts: list[list[Correction | None]], policy: Policy, cfg: GTRConfig
+          ) -> GuideResult:
+    """Apply the verdicts to `episodes` (in place: truncation, format reward) and build the cloning examples: the
+    corrected response's thought tokens (before its action, split by the episode's response format) are cloned."""
     result = GuideResult()
     n_turns = n_verdicts = n_wrong = n_truncated = 0
     for ep, ep_verdicts in zip(episodes, verdicts):
@@ -83,13 +87,14 @@ def guide(episodes: list[Episode], verdicts: list[list[Correction | None]], poli
             turn.info["gtr_verdict"] = "YES" if verdict.correct else "NO"
             if verdict.correct or verdict.response is None:
                 continue
-            turn.info["gtr_thought"] = thought_of(turn.completion.text)
+            turn.info["gtr_thought"] = ep.response_format.thought(turn.completion.text)
             turn.info["gtr_corrected_thought"] = verdict.thought
             ids = policy.encode_completion(verdict.response)
-            split = policy.action_start(ids, action_marker)
+            split = ep.response_format.action_token_start(ids, policy.decode)
             if split == 0:  # no action found in the corrected response: nothing to mask, nothing to clone
                 continue
             result.clones.append(Clone(turn.prompt, ids, [1.0] * split + [0.0] * (len(ids) - split)))
+            turn.info["gtr_cloned_tokens"] = split  # thought tokens cloned (shown in samples.jsonl)
     result.stats = {
         "gtr/verdict_rate": n_verdicts / max(n_turns, 1),
         "gtr/wrong_rate": n_wrong / max(n_verdicts, 1),

@@ -11,7 +11,8 @@ from typing import Any
 
 from mmrl.config import ModelConfig
 from mmrl.correctors.base import Correction
-from mmrl.correctors.prompt import correction_messages, parse_verdict
+from mmrl.correctors.prompt import correction_messages, observation_image, parse_verdict
+from mmrl.formats import ResponseFormat
 from mmrl.models.loading import load_pretrained_policy
 from mmrl.rollout.backends import HFBackend, SamplingParams
 
@@ -24,12 +25,15 @@ class HFCorrector:
         self.params = SamplingParams(max_new_tokens, temperature, 1.0)
         self._lock = threading.Lock()  # one generate at a time: the model is shared by the worker threads
 
-    def correct(self, observation: Any, response: str, info: dict[str, Any]) -> Correction | None:
-        messages = correction_messages(observation, response, info)
+    def correct(self, observation: Any, response: str, info: dict[str, Any],
+                response_format: ResponseFormat) -> Correction | None:
+        vl = self.policy.is_vl  # a VL model sees the observation's image; a text model reads the text only
+        messages = correction_messages(observation, response, info, response_format, "placeholder" if vl else None)
+        picture = observation_image(observation) if vl else None
         with self._lock:
-            prompt = self.policy.encode(messages)
+            prompt = self.policy.encode(messages, [] if picture is None else [picture])
             reply = self.backend.generate([prompt], self.params)[0].text
-        return parse_verdict(reply, response)
+        return parse_verdict(reply, response, response_format)
 
     def close(self) -> None:
         pass

@@ -10,37 +10,44 @@ import logging
 import os
 from typing import Any
 
+from mmrl.config import ConfigError
 from mmrl.correctors.base import Correction
 from mmrl.correctors.prompt import correction_messages, parse_verdict
+from mmrl.formats import ResponseFormat
 
 log = logging.getLogger("mmrl.correctors")
 
 
 class OpenAICorrector:
     def __init__(self, model: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
-                 timeout_s: float = 60.0, retries: int = 2, temperature: float = 0.4, json_mode: bool = True):
+                 timeout_s: float = 60.0, retries: int = 2, temperature: float = 0.4, json_mode: bool = True,
+                 send_image: bool = True):
         from openai import OpenAI
 
         key = os.environ.get(api_key_env)
         if key is None and base_url is None:
-            raise ValueError(f"gtr.corrector 'openai' with the default endpoint needs the API key in ${api_key_env}")
+            raise ConfigError(f"gtr.corrector 'openai' with the default endpoint needs the API key in ${api_key_env}")
         self.client = OpenAI(base_url=base_url, api_key=key or "none", timeout=timeout_s, max_retries=retries)
         self.model = model
         self.temperature = temperature
         self.json_mode = json_mode
+        self.send_image = send_image
 
-    def correct(self, observation: Any, response: str, info: dict[str, Any]) -> Correction | None:
+    def correct(self, observation: Any, response: str, info: dict[str, Any],
+                response_format: ResponseFormat) -> Correction | None:
         kwargs: dict[str, Any] = {"response_format": {"type": "json_object"}} if self.json_mode else {}
         try:
             reply = self.client.chat.completions.create(
-                model=self.model, messages=correction_messages(observation, response, info),
+                model=self.model,
+                messages=correction_messages(observation, response, info, response_format,
+                                             "image_url" if self.send_image else None),
                 temperature=self.temperature, **kwargs,
             )
             text = reply.choices[0].message.content
         except Exception as err:  # noqa: BLE001  (any failure means "no correction"; training goes on)
             log.warning("corrector request failed: %s", type(err).__name__)
             return None
-        return parse_verdict(text, response)
+        return parse_verdict(text, response, response_format)
 
     def close(self) -> None:
         self.client.close()

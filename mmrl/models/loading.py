@@ -40,9 +40,9 @@ def build_tiny_policy(cfg: ModelConfig, corpus: list[str]) -> Policy:
 def load_pretrained_policy(path: str, cfg: ModelConfig) -> Policy:
     """Load a Hugging Face checkpoint folder (VL or text-only), or raise naming the path that is missing."""
     if not os.path.isdir(path):
-        raise FileNotFoundError(f"model.path: no such directory: {path!r}")
+        raise ConfigError(f"model.path: no such directory: {path!r}")
     if not os.path.isfile(os.path.join(path, "config.json")):
-        raise FileNotFoundError(f"model.path: {path!r} has no config.json (not a save_pretrained folder)")
+        raise ConfigError(f"model.path: {path!r} has no config.json (not a save_pretrained folder)")
     check_attention_available(cfg.attn_implementation)
     model_type = AutoConfig.from_pretrained(path).model_type
     kwargs = dict(dtype=_DTYPES[cfg.dtype], attn_implementation=cfg.attn_implementation)

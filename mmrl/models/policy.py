@@ -9,7 +9,6 @@ drift onto tokens the policy may never emit.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -74,6 +73,14 @@ class Policy:
         self.image_token_id = vocab.get("<|image_pad|>")
 
     @property
+    def image_bounds(self) -> tuple[int, int] | None:
+        """(min_pixels, max_pixels): the image area range the processor resizes to (VL models); None for text."""
+        if not self.is_vl:
+            return None
+        size = self.processor.image_processor.size
+        return int(size["shortest_edge"]), int(size["longest_edge"])
+
+    @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
@@ -125,24 +132,6 @@ class Policy:
 
     def decode(self, token_ids: list[int]) -> str:
         return self.tokenizer.decode(token_ids, skip_special_tokens=True)
-
-    def action_start(self, token_ids: list[int], marker: str | re.Pattern) -> int:
-        """Index of the first token of a response's action part, which starts at the last match of the regex
-        `marker` in its text (RL4VLM splits a response into thought and action this way); 0 when nothing
-        matches (then the whole response counts as action). Tokens before it are the thought."""
-        text = self.decode(token_ids)
-        matches = list(re.finditer(marker, text))
-        if not matches:
-            return 0
-        char = matches[-1].start()
-        low, high = 0, len(token_ids)  # smallest k whose decoded prefix reaches past `char`
-        while low < high:
-            mid = (low + high) // 2
-            if len(self.decode(token_ids[: mid + 1])) > char:
-                high = mid
-            else:
-                low = mid + 1
-        return low
 
     # ------------------------------------------------------------------ batching
     def collate(self, prompts: list[Prompt], completions: list[list[int]] | None = None) -> dict:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
+import inspect
 import logging
 import threading
 from collections.abc import Callable
@@ -19,9 +21,11 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.envs.registration import load_env_creator
 
 import mmrl.envs  # noqa: F401  (registers the mmrl/* ids)
-from mmrl.config import EnvSpec, RolloutConfig
+from mmrl.config import ConfigError, EnvSpec, RolloutConfig, env_names
+from mmrl.formats import PLAIN, ResponseFormat, format_of
 from mmrl.models.policy import Policy, Prompt
 from mmrl.rollout.backends import Completion, GenerationBackend, SamplingParams, derive_seed
 from mmrl.rollout.calls import CallFailed, run_calls
@@ -55,6 +59,8 @@ class Episode:
     turns: list[Turn] = field(default_factory=list)
     error: str | None = None
     truncated: bool = False
+    response_format: ResponseFormat = PLAIN
+    """How the env's responses split into thought and action (the env's declared format, :mod:`mmrl.formats`)."""
 
     @property
     def total_reward(self) -> float:
@@ -65,13 +71,51 @@ class Episode:
         return bool(self.turns and self.turns[-1].info.get("success", False)) and self.error is None
 
 
-def make_env(spec: EnvSpec, eval_mode: bool = False) -> gym.Env:
-    """`gymnasium.make` with the spec's kwargs (eval_kwargs merged over them for held-out evaluation)."""
+def warm_start_key(target: str) -> str:
+    """The reset-info key that labels a warm-start for `train.sft_target`."""
+    return "expert_action" if target == "expert" else "admissible_actions"
+
+
+def make_env(spec: EnvSpec, eval_mode: bool = False, offered: dict[str, Any] | None = None) -> gym.Env:
+    """`gymnasium.make` with the spec's kwargs (eval_kwargs merged over them for held-out evaluation), plus each
+    `offered` kwarg that the env's constructor names and the spec leaves unset (e.g. the model's image bounds)."""
     kwargs = dict(spec.kwargs) | (dict(spec.eval_kwargs) if eval_mode else {})
+    if offered:
+        takes = constructor_parameters(spec.id)
+        kwargs = {k: v for k, v in offered.items() if k in takes} | kwargs
     try:
         return gym.make(spec.id, **kwargs)
-    except gym.error.Error as err:
-        raise ValueError(f"envs: cannot make {spec.id!r}: {err}") from err
+    except (gym.error.Error, ValueError, TypeError, ImportError, OSError) as err:  # a wrong id, kwarg or path
+        raise ConfigError(f"envs: cannot make {spec.id!r} with {kwargs}: {type(err).__name__}: {err}") from err
+
+
+def constructor_parameters(env_id: str) -> set[str]:
+    """Keyword parameters the registered env's entry point names explicitly (not through **kwargs); empty when
+    that cannot be told."""
+    try:
+        module, _, name = env_id.rpartition(":")
+        if module:
+            importlib.import_module(module)
+        entry = gym.spec(name).entry_point
+        creator = load_env_creator(entry) if isinstance(entry, str) else entry
+        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        return {p.name for p in inspect.signature(creator).parameters.values() if p.kind in kinds}
+    except Exception:  # noqa: BLE001  (unknown id or odd entry point: offer nothing; gym.make reports the id)
+        return set()
+
+
+def prompt_corpus(specs: list[EnvSpec], n_seeds: int = 32) -> list[str]:
+    """Prompt texts (and expert answers and thoughts) of the envs' first `n_seeds` resets: what the tiny model's
+    tokenizer is trained on."""
+    texts = []
+    for spec in specs:
+        env = make_env(spec)
+        for seed in range(n_seeds):
+            obs, info = env.reset(seed=seed)
+            texts.append(obs if isinstance(obs, str) else str(obs.get("text", "")))
+            texts += [str(info[k]) for k in ("expert_action", "expert_thought") if k in info]
+        env.close()
+    return texts
 
 
 class EnvPool:
@@ -80,13 +124,20 @@ class EnvPool:
     def __init__(self, specs: list[EnvSpec], eval_mode: bool = False):
         self.specs = specs
         self.eval_mode = eval_mode
+        self.offered: dict[str, Any] = {}
+        """Kwargs given to every env whose constructor takes them (`make_env`); the runner offers the model's
+        image bounds, so an env that must know the size the model sees (VQA's boxes) cannot disagree with it."""
         self._envs: dict[tuple[int, int], gym.Env] = {}
 
     def get(self, env_index: int, slot: int) -> gym.Env:
         key = (env_index, slot)
         if key not in self._envs:
-            self._envs[key] = make_env(self.specs[env_index], self.eval_mode)
+            self._envs[key] = make_env(self.specs[env_index], self.eval_mode, self.offered)
         return self._envs[key]
+
+    def formats(self) -> dict[str, ResponseFormat]:
+        """Each env's declared response format, by its metric name."""
+        return {name: format_of(self.get(i, 0)) for i, name in enumerate(env_names(self.specs))}
 
     def discard(self, env_index: int, slot: int) -> None:
         env = self._envs.pop((env_index, slot), None)
@@ -110,6 +161,9 @@ class EpisodeRunner:
     def __init__(self, pool: EnvPool, policy: Policy, backend: GenerationBackend, cfg: RolloutConfig):
         self.pool = pool
         self.policy = policy
+        bounds = policy.image_bounds
+        if bounds is not None:
+            pool.offered |= {"min_pixels": bounds[0], "max_pixels": bounds[1]}
         self.backend = backend
         self.cfg = cfg
         self.sync_turns: Callable[[int], int] | None = None
@@ -123,7 +177,8 @@ class EpisodeRunner:
         episodes, observations = [], []
         for req, (env, outcome) in zip(requests, self._reset_all(requests, slot_of)):
             failed = isinstance(outcome, CallFailed)
-            episodes.append(Episode(req, {}, error=outcome) if failed else Episode(req, dict(outcome[1])))
+            episodes.append(Episode(req, {}, error=outcome) if failed
+                            else Episode(req, dict(outcome[1]), response_format=format_of(env)))
             observations.append(None if failed else outcome[0])
             envs.append(None if failed else env)
         histories: list[list[tuple[str, str]]] = [[] for _ in requests]
@@ -183,7 +238,7 @@ class EpisodeRunner:
         """(first prompt, label) pairs for a supervised warm-start. `target` 'expert' labels with
         info['expert_action']; 'random_admissible' with a random entry of info['admissible_actions'] (the answer
         format without the task). Requests whose env gives no such label are skipped."""
-        key = "expert_action" if target == "expert" else "admissible_actions"
+        key = warm_start_key(target)
         labels, inputs = [], []
         for env, outcome in self._reset_all(requests, _slot_numbers(requests)):
             if isinstance(outcome, CallFailed) or not outcome[1].get(key):
@@ -195,6 +250,20 @@ class EpisodeRunner:
         if not labels:
             raise ValueError(f"train.sft_steps > 0 but no env returned info[{key!r}] at reset")
         return list(zip(self.policy.encode_many(inputs), labels))
+
+    def labelled_envs(self, target: str, warn: Callable[[str], None]) -> list[int]:
+        """Indices of the envs whose reset info labels a warm-start for `target` (`warm_start_key`), probed with
+        one reset each; `warn` gets one line naming the envs without labels (their requests are skipped)."""
+        key = warm_start_key(target)
+        requests = [EpisodeRequest(i, 0) for i in range(len(self.pool.specs))]
+        outcomes = [outcome for _, outcome in self._reset_all(requests, [0] * len(requests))]
+        labelled = [i for i, outcome in enumerate(outcomes) if not isinstance(outcome, CallFailed) and outcome[1].get(key)]
+        if len(labelled) < len(requests):
+            names = env_names(self.pool.specs)
+            missing = ", ".join(names[i] for i in range(len(requests)) if i not in labelled)
+            what = "the warm-start is skipped" if not labelled else "the warm-start trains on the other envs only"
+            warn(f"warning: train.sft_steps > 0 but {missing} gives no info[{key!r}] at reset: {what}")
+        return labelled
 
     def _reset_all(self, requests: list[EpisodeRequest], slot_of: list[int]) -> list[tuple[gym.Env, Any]]:
         """Reset every request's env copy concurrently: (env, (obs, info) or an error string) per request. A copy

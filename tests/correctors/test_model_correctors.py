@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from mmrl.correctors.openai_chat import OpenAICorrector
+from mmrl.formats import JSON
 
 RESPONSE = '{"current number": 2, "target number": 4, "thoughts": "go left", "action": "+"}'
 SECRET = "sk-test-not-a-real-key-123"
@@ -66,7 +67,7 @@ def test_openai_corrector_exchanges_a_real_request_and_reads_the_verdict(key):
     try:
         corrector = OpenAICorrector("judge-model", server.url, key, timeout_s=5, retries=0)
         verdict = corrector.correct({"text": "Current number: 2. Target number: 4."}, RESPONSE,
-                                    {"expert_thought": "move right"})
+                                    {"expert_thought": "move right"}, JSON)
         corrector.close()
     finally:
         server.close()
@@ -87,7 +88,7 @@ def test_openai_corrector_failure_is_no_correction_and_the_key_is_never_logged(k
     try:
         corrector = OpenAICorrector("judge-model", server.url, key, timeout_s=5, retries=1)
         with caplog.at_level(logging.DEBUG):
-            assert corrector.correct({"text": "t"}, RESPONSE, {}) is None
+            assert corrector.correct({"text": "t"}, RESPONSE, {}, JSON) is None
     finally:
         server.close()
     assert len(server.requests) == 2  # the first try and one retry
@@ -99,7 +100,7 @@ def test_openai_corrector_timeout_is_no_correction(key):
     try:
         corrector = OpenAICorrector("judge-model", server.url, key, timeout_s=0.5, retries=0)
         start = time.monotonic()
-        assert corrector.correct({"text": "t"}, RESPONSE, {}) is None
+        assert corrector.correct({"text": "t"}, RESPONSE, {}, JSON) is None
         assert time.monotonic() - start < 2.5
     finally:
         server.close()
@@ -108,7 +109,7 @@ def test_openai_corrector_timeout_is_no_correction(key):
 def test_openai_corrector_unreadable_reply_is_no_correction(key):
     server = _Server("I think the agent is fine")
     try:
-        assert OpenAICorrector("m", server.url, key, timeout_s=5, retries=0).correct({"text": "t"}, RESPONSE, {}) is None
+        assert OpenAICorrector("m", server.url, key, timeout_s=5, retries=0).correct({"text": "t"}, RESPONSE, {}, JSON) is None
     finally:
         server.close()
 
@@ -125,6 +126,52 @@ def test_local_hf_corrector_runs_a_saved_model_and_never_raises(tiny_text, tmp_p
 
     save_policy(tiny_text, str(tmp_path / "judge"))
     corrector = HFCorrector(str(tmp_path / "judge"), temperature=1.0, max_new_tokens=16)
-    outcome = corrector.correct({"text": "Current number: 2."}, RESPONSE, {})
+    outcome = corrector.correct({"text": "Current number: 2."}, RESPONSE, {}, JSON)
     # A random tiny model writes no verdict JSON: that is "no correction", not an error.
     assert outcome is None
+
+
+def _picture():
+    import numpy as np
+
+    image = np.zeros((28, 56, 3), np.uint8)
+    image[:, :28] = (255, 0, 0)
+    return image
+
+
+def test_openai_corrector_sends_the_observation_image_as_image_url_content(key):
+    import base64
+    import io
+
+    from PIL import Image
+
+    server = _Server('{"evaluation": "YES"}')
+    try:
+        OpenAICorrector("m", server.url, key, timeout_s=5, retries=0).correct(
+            {"text": "What colour?", "image": _picture()}, RESPONSE, {}, JSON)
+        OpenAICorrector("m", server.url, key, timeout_s=5, retries=0, send_image=False).correct(
+            {"text": "What colour?", "image": _picture()}, RESPONSE, {}, JSON)
+    finally:
+        server.close()
+    with_image, text_only = (r["body"]["messages"][-1]["content"] for r in server.requests)
+    image_part, text_part = with_image
+    assert text_part["type"] == "text" and "What colour?" in text_part["text"]
+    url = image_part["image_url"]["url"]
+    assert image_part["type"] == "image_url" and url.startswith("data:image/png;base64,")
+    sent = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert sent.size == (56, 28) and sent.getpixel((0, 0)) == (255, 0, 0)
+    assert isinstance(text_only, str) and "What colour?" in text_only
+
+
+def test_local_vl_corrector_encodes_the_observation_image(tiny_vl, tmp_path):
+    from mmrl.correctors.hf_local import HFCorrector
+    from mmrl.models.loading import save_policy
+
+    save_policy(tiny_vl, str(tmp_path / "judge"))
+    corrector = HFCorrector(str(tmp_path / "judge"), temperature=1.0, max_new_tokens=8)
+    seen = []
+    encode = corrector.policy.encode
+    corrector.policy.encode = lambda messages, images=(): seen.append(encode(messages, images)) or seen[-1]
+    corrector.correct({"text": "What colour?", "image": _picture()}, RESPONSE, {}, JSON)
+    (prompt,) = seen
+    assert len(prompt.images) == 1 and prompt.pixel_values is not None and prompt.image_grid_thw is not None

@@ -8,8 +8,9 @@ import gymnasium as gym
 import pytest
 
 import mmrl.envs  # noqa: F401
-from mmrl.correctors import OracleCorrector, thought_of, with_thought
+from mmrl.correctors import OracleCorrector
 from mmrl.correctors.prompt import parse_verdict
+from mmrl.formats import JSON
 
 
 def _numberline(seed=3):
@@ -26,14 +27,14 @@ def _answer(env, action, thoughts="hmm", **fields):
 def test_a_good_action_with_the_state_read_right_is_judged_correct():
     env, obs, info = _numberline()
     good = "+" if env.target > env.position else "-"
-    verdict = OracleCorrector().correct(obs, _answer(env, good), info)
+    verdict = OracleCorrector().correct(obs, _answer(env, good), info, JSON)
     assert verdict.correct and verdict.response is None and not verdict.off_path
 
 
 def test_a_wrong_action_gets_the_expert_thought_and_keeps_its_own_action():
     env, obs, info = _numberline()
     bad = "-" if env.target > env.position else "+"
-    verdict = OracleCorrector().correct(obs, _answer(env, bad, "I like this move"), info)
+    verdict = OracleCorrector().correct(obs, _answer(env, bad, "I like this move"), info, JSON)
     assert not verdict.correct and verdict.off_path
     assert verdict.thought == info["expert_thought"]
     fixed = json.loads(verdict.response)
@@ -46,7 +47,7 @@ def test_a_misread_state_is_corrected_even_when_the_move_is_right():
     env, obs, info = _numberline()
     good = "+" if env.target > env.position else "-"
     response = _answer(env, good, **{"current number": env.position + 7})
-    verdict = OracleCorrector().correct(obs, response, info)
+    verdict = OracleCorrector().correct(obs, response, info, JSON)
     assert not verdict.correct and not verdict.off_path
     assert json.loads(verdict.response)["current number"] == env.position
 
@@ -62,47 +63,34 @@ def test_points24_accepts_every_token_on_some_solution_path():
     cards = {"cards": env.values, "current formula": ""}
     for token in info["good_actions"]:
         response = json.dumps(cards | {"thoughts": "t", "action": token})
-        assert OracleCorrector().correct(obs, response, info).correct
+        assert OracleCorrector().correct(obs, response, info, JSON).correct
     off = next(t for t in ["+", "-", "*", "/", ")", "="] if t not in info["good_actions"])
-    assert OracleCorrector().correct(obs, json.dumps(cards | {"thoughts": "t", "action": off}), info).off_path
+    assert OracleCorrector().correct(obs, json.dumps(cards | {"thoughts": "t", "action": off}), info, JSON).off_path
 
 
 def test_a_state_without_an_expert_is_off_the_path():
-    verdict = OracleCorrector().correct({"text": "x"}, '{"action": "1"}', {"expert_action": None})
+    verdict = OracleCorrector().correct({"text": "x"}, '{"action": "1"}', {"expert_action": None}, JSON)
     assert verdict.off_path and not verdict.correct and verdict.response is None
 
 
 def test_unparseable_responses_are_judged_wrong_without_a_label():
     env, obs, info = _numberline()
     for junk in ["", "no json here", '{"action": ', "\x00" * 50, "{" * 5000]:
-        verdict = OracleCorrector().correct(obs, junk, info)
+        verdict = OracleCorrector().correct(obs, junk, info, JSON)
         assert not verdict.correct and verdict.off_path and verdict.response is None
-
-
-def test_thought_of_reads_json_tags_and_plain_text():
-    assert thought_of('{"thoughts": "a b", "action": "+"}') == "a b"
-    assert thought_of("<think> x y </think><answer>z</answer>") == "x y"
-    assert thought_of("I think so <answer>z</answer>") == "I think so"
-    assert thought_of("plain") == "plain"
-
-
-def test_with_thought_replaces_only_the_thought():
-    assert json.loads(with_thought('{"thoughts": "old", "action": "3"}', "new")) == {"thoughts": "new", "action": "3"}
-    assert with_thought("<think>old</think> <answer>3</answer>", "new") == "<think>new</think><answer>3</answer>"
-    assert with_thought("no action at all", "new") is None
 
 
 @pytest.mark.parametrize("reply", [None, 3, "", "YES", '{"evaluation": "maybe"}', '{"evaluation": ["NO"]}',
                                    "[1, 2]", '{"evaluation": "NO", "correction": 5}' + "x" * 10])
 def test_parse_verdict_never_raises_and_reads_only_clear_verdicts(reply):
-    verdict = parse_verdict(reply, '{"thoughts": "t", "action": "+"}')
+    verdict = parse_verdict(reply, '{"thoughts": "t", "action": "+"}', JSON)
     if verdict is not None:
         assert verdict.correct is False and verdict.response is None
 
 
 def test_parse_verdict_builds_the_corrected_response():
     verdict = parse_verdict('ok: {"evaluation": "NO", "on_solution_path": true, "correction": "go left"}',
-                            '{"thoughts": "go right", "action": "+"}')
+                            '{"thoughts": "go right", "action": "+"}', JSON)
     assert not verdict.correct and not verdict.off_path
     assert json.loads(verdict.response) == {"thoughts": "go left", "action": "+"}
-    assert parse_verdict('{"evaluation": "yes"}', '{"action": "+"}').correct
+    assert parse_verdict('{"evaluation": "yes"}', '{"action": "+"}', JSON).correct

@@ -65,9 +65,12 @@ def test_invalid_command_is_penalised_and_changes_nothing(env):
 
 
 def test_verl_agent_preset_and_tag_answers():
-    env = ALFWorldEnv(data_path=str(FIXTURES), reward="verl_agent", render_image=False)
-    _, info = env.reset(seed=0, options={"game": 0})
+    env = ALFWorldEnv(data_path=str(FIXTURES), reward="verl_agent", render_image=False, response_format="action_tag")
+    obs, info = env.reset(seed=0, options={"game": 0})
     assert set(env.observation_space.spaces) == {"text"}
+    assert "<action>" in obs["text"] and info["expert_action"].endswith(f"<action>{info['expert_command']}</action>")
+    _, reward, *_ = env.step('{"thoughts": "?", "action": "look"}')  # JSON is not this env's format
+    assert reward == pytest.approx(-0.1)
     _, reward, *_ = env.step("<think>?</think><action>jump</action>")
     assert reward == pytest.approx(-0.1)
     _, info = env.reset(seed=0, options={"game": 0})

@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mmrl.envs.cards import evaluate, is_solvable, numbers_used, reaches_target, solve
-from mmrl.envs.cards.answer import last_json_object, response_action
 from mmrl.envs.cards.formula import MAX_DEPTH, tokenize
 from mmrl.envs.cards.games import BlackjackEnv, EZPointsEnv, NumberLineEnv, Points24Env, basic_strategy
 
@@ -109,18 +108,6 @@ def test_solve_outputs_are_correct_and_distinct():
     assert solve([5], 5) == ["5"] and solve([], 0) == []
 
 
-# -- answer parsing --
-
-def test_last_json_object():
-    assert response_action('I think {"a": {"b": 1}, "action": "+"} done') == "+"
-    assert response_action('{"action": "1"} no, {"action": "2"}') == "2"
-    assert response_action('{"action": 7}') == "7"
-    assert response_action('{"action": true}') is None
-    assert response_action('{"action": ') is None
-    assert response_action("{" * 10_000) is None
-    assert last_json_object(123) is None
-
-
 # -- Points24 --
 
 def play(env, tokens):
@@ -212,12 +199,12 @@ def test_malformed_answers_cost_the_format_penalty(response):
     for env in (Points24Env(), EZPointsEnv(), NumberLineEnv(), BlackjackEnv()):
         env.reset(seed=1)
         obs, reward, terminated, _, info = env.step(response)
-        assert info["format_error"] and reward == -1.0 and info["reward/format"] == -1.0
+        assert info["format_error"] and reward == -1.0 and info["reward/format_error"] == 1.0
         assert not terminated and obs in env.observation_space
 
 
-def test_format_penalty_is_configurable():
-    env = Points24Env(format_penalty=-0.25)
+def test_format_penalty_is_a_reward_weight():
+    env = Points24Env(reward_weights={"format_error": -0.25})
     env.reset(seed=0)
     assert env.step("nothing")[1] == -0.25
 

@@ -158,13 +158,14 @@ def test_no_think_is_exact_and_case_sensitive():
     assert reward == 0.0 and step_info["format_error"] and not step_info["success"]
 
 
-def test_custom_reward_weights():
-    env = make(reward_weights={"answer_accuracy": 3.0})
+def test_custom_reward_weights_merge_over_the_defaults():
+    env = make(reward_weights={"answer_accuracy": 3.0, "think_answer_format": 0.0})
     _, info = env.reset(seed=0)
     _, reward, _, _, step_info = env.step(info["expert_action"])
-    assert reward == 3.0
-    assert [key for key in step_info if key.startswith("reward/")] == ["reward/answer_accuracy"]
-    with pytest.raises(KeyError, match="Did you mean 'answer_accuracy'"):
+    assert reward == 3.0  # the format reward is off, yet still reported
+    assert sorted(key for key in step_info if key.startswith("reward/")) == ["reward/answer_accuracy",
+                                                                            "reward/think_answer_format"]
+    with pytest.raises(ValueError, match="Did you mean 'answer_accuracy'"):
         make(reward_weights={"answer_acuracy": 1.0})
 
 

@@ -13,7 +13,8 @@ from gymnasium.utils.env_checker import check_env
 
 import mmrl.envs  # noqa: F401  (registers the ids)
 from mmrl.envs.spaces import text_space
-from mmrl.envs.wrappers import TryAgain, succ_at_k
+from mmrl.envs.wrappers import TryAgain
+from mmrl.metrics import succ_at_k
 from mmrl.rewards.parsing import extract_tag
 
 FEEDBACK = "Incorrect. Please think again."
@@ -23,6 +24,7 @@ class OneStepEnv(gym.Env):
     """Scripted one-step env: the question names a seeded secret word; ``<answer>WORD</answer>`` is right."""
 
     metadata = {"render_modes": []}
+    response_format = "think_answer"
     words = ("apple", "pear", "plum", "fig")
 
     def __init__(self) -> None:
@@ -75,7 +77,7 @@ def test_right_at_first_turn_scores_one():
     _, [(obs, reward, terminated, truncated, info)] = play(env, [answer("SECRET")])
     assert (reward, terminated, truncated) == (1.0, True, False)
     assert info["success"] is True and info["turn"] == 0 and info["succ_turn"] == 0
-    assert info["reward/repetition"] == 0.0 and info["inner_reward"] == 7.0
+    assert info["reward/repetition"] == 0.0 and info["reward/solved"] == 1.0 and info["inner_reward"] == 7.0
 
 
 @pytest.mark.parametrize("gamma", [0.5, 0.8])
@@ -110,12 +112,12 @@ def test_same_problem_every_turn():
 
 
 def test_stops_after_max_turns_with_repetition_penalty():
-    env = TryAgain(OneStepEnv(), max_turns=3, repetition_penalty=0.5)
+    env = TryAgain(OneStepEnv(), max_turns=3, reward_weights={"repetition": -0.5})
     _, steps = play(env, [answer("Banana"), answer(" banana. "), answer("kiwi"), answer("never played")])
     assert len(steps) == 3 and [s[2] for s in steps] == [False, False, True]
     # answers ["banana", "banana", "kiwi"]: 2 unique of 3 -> -0.5 * (1 - 2/3)
     assert steps[-1][1] == pytest.approx(-0.5 / 3)
-    assert steps[-1][4]["reward/repetition"] == pytest.approx(-0.5 / 3)
+    assert steps[-1][4]["reward/repetition"] == pytest.approx(1 / 3)
     assert steps[-1][4]["succ_turn"] is None and steps[-1][4]["success"] is False
     assert steps[-1][0]["text"] == play(TryAgain(OneStepEnv()), [])[0]["text"]  # final obs: no feedback
     with pytest.raises(RuntimeError):
@@ -123,7 +125,7 @@ def test_stops_after_max_turns_with_repetition_penalty():
 
 
 def test_invalid_format_penalty_and_repetition_on_success():
-    env = TryAgain(OneStepEnv(), max_turns=5, invalid_format_penalty=-0.1, repetition_penalty=0.5)
+    env = TryAgain(OneStepEnv(), max_turns=5, reward_weights={"format_error": -0.1, "repetition": -0.5})
     _, steps = play(env, ["no tags at all", "No tags at all!", answer("SECRET")])
     assert steps[0][1] == pytest.approx(-0.1) and steps[1][1] == pytest.approx(-0.1)
     assert steps[0][4]["format_error"] is True

@@ -130,7 +130,7 @@ def test_procedural_answers_match_the_pixels_and_the_expert_scores_max(split):
         assert reward == pytest.approx(4.0)
         assert step_info["success"] is True and step_info["format_error"] is False
         assert step_info["iou"] == 1.0 and step_info["reward/bbox"] == 1.0
-        for name in ("format", "caption", "answer"):
+        for name in ("satori_format", "caption", "answer"):
             assert step_info[f"reward/{name}"] == pytest.approx(1.0)
         for action in info["admissible_actions"]:
             env.reset(seed=seed)
@@ -197,7 +197,7 @@ def test_wrong_and_malformed_responses(env):
 
 
 def test_answer_only_weights():
-    env = make(reward_weights={"answer": 1.0})
+    env = make(reward_weights={"satori_format": 0.0, "caption": 0.0, "bbox": 0.0})
     _, info = env.reset(seed=0)
     _, reward, _, _, step_info = env.step(info["expert_action"])
     assert reward == 1.0 and step_info["reward/caption"] == pytest.approx(1.0)

@@ -14,6 +14,7 @@ from mmrl.config import Config, ConfigError, from_dict, load_config, to_dict
 from mmrl.mixtures.executors import LocalExecutor, ProxyJob
 from mmrl.mixtures.search import (
     MixtureSearchConfig,
+    base_config,
     load_search_config,
     read_results,
     run_search,
@@ -206,11 +207,22 @@ def test_local_executor_runs_at_most_workers_at_once():
 @pytest.mark.parametrize(
     "override, place",
     [("search.n_randm=3", "search.n_randm"), ("domains.0.kwarg={}", "domains[0].kwarg"),
-     ("bogus=1", "bogus"), ("base.train.total_step=1", "train.total_step")],
+     ("bogus=1", "bogus"), ("base.train.total_step=1", "base.train.total_step"),
+     ("domains.0.weight=0.5", "domains[0].weight"), ("base.optim.lr=-1", "base: 'optim.lr'")],
 )
 def test_config_validation_names_the_unknown_key(tmp_path, override, place):
     with pytest.raises(ConfigError, match=place.replace("[", r"\[").replace(".", r"\.")):
         load_search_config("configs/mixture_quickstart.yaml", [override])
+
+
+def test_a_mixture_config_reads_numbers_as_a_train_config_does(tmp_path):
+    """One YAML reader: `lr: 5e-4` is a float in a mixture config's base as in a train config."""
+    (tmp_path / "mix.yaml").write_text(
+        "base: {optim: {lr: 5e-4}, train: {sft_lr: 1e-3}}\n"
+        "domains: [{name: c, id: mmrl/Classification-v0}]\ntargets: [{name: t, id: mmrl/Classification-v0}]\n")
+    cfg = load_search_config(tmp_path / "mix.yaml")
+    assert base_config(cfg).optim.lr == 5e-4 and base_config(cfg).train.sft_lr == 1e-3
+    assert load_config(None, ["optim.lr=5e-4"]).optim.lr == base_config(cfg).optim.lr
 
 
 def test_config_rejects_bad_values():
@@ -291,3 +303,11 @@ def test_ray_executor_runs_fake_proxy_runs():
         assert sorted(out) == [0, 1, 2] and out[2]["score"] == pytest.approx(true_score([1.0, 0.0, 0.0]))
     finally:
         ray.shutdown()
+
+
+def test_cli_mixture_search_names_a_typo_in_one_line(capsys):
+    from mmrl.cli import main
+
+    assert main(["mixture", "search", "configs/mixture_quickstart.yaml", "base.optim.lrr=5e-4"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "base.optim.lrr" in err and "did you mean 'lr'" in err

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmrl.config import ModelConfig
+from mmrl.config import ConfigError, ModelConfig
 from mmrl.models.loading import load_pretrained_policy, prepare_for_training, save_policy
 from mmrl.rollout.backends import HFBackend, SamplingParams
 
@@ -95,10 +95,10 @@ def test_text_model_loads_and_refuses_images(tiny_text, tmp_path):
 
 def test_missing_model_path_names_the_path(tmp_path):
     missing = tmp_path / "no-such-model"
-    with pytest.raises(FileNotFoundError, match="no-such-model"):
+    with pytest.raises(ConfigError, match="no-such-model"):
         load_pretrained_policy(str(missing), ModelConfig(path=str(missing)))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(FileNotFoundError, match="config.json"):
+    with pytest.raises(ConfigError, match="config.json"):
         load_pretrained_policy(str(tmp_path / "empty"), ModelConfig())
 
 

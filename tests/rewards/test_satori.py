@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 
 from mmrl.rewards import call_reward, reward_names
 from mmrl.rewards.caption import caption, caption_similarity, caption_tokens
+from mmrl.rewards.combine import RewardWeights
 from mmrl.rewards.grounding import bbox, parse_boxes, union_iou
-from mmrl.rewards.satori import answer, matches_satori_format, satori_format, satori_reward
+from mmrl.rewards.satori import answer, matches_satori_format, satori_format
 
 SPEC_FORMAT = re.compile(
     r"^\s*<caption>.*?</caption>\s*<bbox>\s*\[\[.*?\]\]\s*</bbox>\s*<answer>.*?</answer>\s*$", re.DOTALL
@@ -193,6 +194,13 @@ def test_answer_exact_after_strip():
     assert answer(["<answer>2</answer>"]) == [0.0] and caption(["<caption>a</caption>"]) == [0.0]
 
 
+SATORI = {"satori_format": 1.0, "caption": 1.0, "bbox": 1.0, "answer": 1.0}
+
+
+def _columns(record):
+    return {"caption": record["image_caption"], **{k: v for k, v in record.items() if k != "image_caption"}}
+
+
 def test_satori_reward_total_and_weights():
     record = {
         "image_caption": "A red circle on white.",
@@ -203,15 +211,17 @@ def test_satori_reward_total_and_weights():
         "input_height": 20,
         "possible_answers": ["red"],
     }
-    total, components = satori_reward(GOOD, record)
-    assert components == {"format": 1.0, "caption": pytest.approx(1.0), "bbox": 1.0, "answer": 1.0}
+    total, components = RewardWeights(SATORI).score(GOOD, **_columns(record))
+    assert components == {"satori_format": 1.0, "caption": pytest.approx(1.0), "bbox": 1.0, "answer": 1.0}
     assert total == pytest.approx(4.0)
-    assert satori_reward(GOOD.replace("red</answer>", "blue</answer>"), record, {"answer": 1.0})[0] == 0.0
-    assert satori_reward(GOOD, record, {"answer": 1.0})[0] == 1.0
-    total, components = satori_reward("junk", {**record, "bboxs": None})
+    answer_only = RewardWeights(SATORI, {"satori_format": 0, "caption": 0, "bbox": 0})
+    assert answer_only.score(GOOD.replace("red</answer>", "blue</answer>"), **_columns(record))[0] == 0.0
+    total, components = answer_only.score(GOOD, **_columns(record))
+    assert total == 1.0 and components["bbox"] == 1.0  # off, yet still reported
+    total, components = RewardWeights(SATORI).score("junk", **_columns({**record, "bboxs": None}))
     assert total == 0.0 and set(components.values()) == {0.0}
     with pytest.raises(ValueError, match="iou"):
-        satori_reward(GOOD, record, {"iou": 1.0})
+        RewardWeights(SATORI, {"iou": 1.0})
 
 
 coordinates = st.floats() | st.integers(-(10**400), 10**400) | st.sampled_from([1e300, -1e300, 0.5, 1.5])
@@ -271,5 +281,5 @@ def test_no_reward_raises_on_malformed_input(completion, boxes, sizes, reference
         "input_height": input_height,
         "possible_answers": answers,
     }
-    total, _ = satori_reward(completion, record)
+    total, _ = RewardWeights(SATORI).score(completion, **_columns(record))
     assert 0.0 <= total <= 4.0

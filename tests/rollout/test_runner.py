@@ -84,3 +84,21 @@ def test_synced_turns_keep_generating_while_another_process_plays(tiny_text):
     assert len(episode.turns) == 1
     assert calls == [1, 1, 1]  # one real turn, then two idle calls
     runner.close()
+
+
+def test_envs_that_take_image_bounds_get_the_models(tiny_vl, monkeypatch):
+    """One source for the size the model sees: the VQA env is given the policy's processor bounds."""
+    import pytest
+
+    from mmrl.config import ConfigError, load_config
+    from mmrl.envs.vqa.env import model_input_size
+
+    monkeypatch.setattr(tiny_vl.processor.image_processor, "size", {"shortest_edge": 3136, "longest_edge": 9408})
+    pool = EnvPool([EnvSpec(id="mmrl/VQAGrounding-v0"), EnvSpec(id="mmrl/Countdown-v0")])
+    EpisodeRunner(pool, tiny_vl, HFBackend(tiny_vl, 4), load_config(None).rollout)
+    assert tiny_vl.image_bounds == (3136, 9408)
+    vqa = pool.get(0, 0).unwrapped
+    assert (vqa.input_height, vqa.input_width) == model_input_size(240, 320, 3136, 9408) != (252, 308)
+    pool.get(1, 0)  # an env without those parameters is not offered them
+    with pytest.raises(ConfigError, match=r"envs\[0\]\.kwargs\.max_pixels.*set model\.max_pixels only"):
+        load_config(None, ["envs=[{id: mmrl/VQAGrounding-v0, kwargs: {max_pixels: 9408}}]"])

@@ -95,3 +95,64 @@ def test_users_own_env_trains_then_evaluates_and_plots(tmp_path):
     (run_dir / "plots" / "training.png").unlink()
     plotted = run_mmrl("plot", str(run_dir))
     assert plotted.returncode == 0 and (run_dir / "plots" / "training.png").is_file()
+
+
+LABEL_FREE_MODULE = '''
+"""A user's env as the Gymnasium docs teach it: its info gives only `success` (no expert, no admissible list)."""
+import gymnasium as gym
+from gymnasium import spaces
+
+
+class SayYes(gym.Env):
+    def __init__(self):
+        self.observation_space = spaces.Text(64)
+        self.action_space = spaces.Text(64)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return "Say yes.", {}
+
+    def step(self, action):
+        said = action.strip().lower() == "yes"
+        return "Said.", float(said), True, False, {"success": said}
+
+
+gym.register("their/Env-v0", entry_point=SayYes)
+'''
+
+
+def test_the_readme_command_trains_a_label_free_user_env(tmp_path):
+    """`mmrl train configs/quickstart.yaml envs='[{id: theirmodule:their/Env-v0}]'` with the quickstart's
+    warm-start left on: the env has nothing to warm-start on, so one warning line says the warm-start is skipped."""
+    (tmp_path / "theirmodule.py").write_text(textwrap.dedent(LABEL_FREE_MODULE))
+    run_dir = tmp_path / "run"
+    out = run_mmrl("train", "configs/quickstart.yaml", "envs=[{id: theirmodule:their/Env-v0}]",
+                   "rollout.group_size=2", "rollout.groups_per_step=2", "eval.episodes=2", "train.progress=false",
+                   "train.total_steps=1", f"train.output_dir={run_dir}", extra_path=str(tmp_path))
+    assert out.returncode == 0, out.stderr[-3000:]
+    warnings = [line for line in out.stdout.splitlines() if line.startswith("warning:")]
+    assert warnings == ["warning: train.sft_steps > 0 but theirmodule:their/Env-v0 gives no "
+                        "info['admissible_actions'] at reset: the warm-start is skipped"]
+    rows = [r for r in read_jsonl(run_dir / "metrics.jsonl") if "train/reward_mean" in r]
+    assert [r["step"] for r in rows] == [1]
+    assert not any(k.startswith("sft/") for r in read_jsonl(run_dir / "metrics.jsonl") for k in r)
+
+
+def test_a_bug_shows_its_traceback_while_user_errors_are_one_line(monkeypatch, capsys):
+    """`mmrl` turns only user errors (config, paths, data) into one line and exit status 2; a ValueError raised
+    by a bug inside the trainer propagates with its traceback."""
+    import mmrl.trainer
+    from mmrl.cli import main
+
+    def broken(cfg):
+        raise ValueError("a bug inside the trainer")
+
+    monkeypatch.setattr(mmrl.trainer, "train", broken)
+    with pytest.raises(ValueError, match="a bug inside the trainer"):
+        main(["train", "configs/quickstart.yaml", "train.progress=false"])
+    assert main(["train", "configs/quickstart.yaml", "optim.lrr=1"]) == 2
+    assert main(["play", "mmrl/NoSuchEnv-v0"]) == 2
+    assert main(["eval", "/no/such/run"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("mmrl ") and ": error: " in line for line in err)
+    assert "optim.lrr" in err[0] and "NoSuchEnv" in err[1] and "/no/such/run" in err[2]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from safetensors.torch import load_file
 
-from mmrl.config import load_config
+from mmrl.config import ConfigError, load_config
 from mmrl.logger import read_jsonl
 from mmrl.models.value_head import VALUE_HEAD_FILE
 from mmrl.trainer import Trainer
@@ -85,7 +85,7 @@ def test_ppo_raises_the_reward_of_a_multi_turn_task(tmp_path):
 
 def test_ppo_with_lora_trains_the_value_head_beside_the_adapter(tmp_path):
     cfg = _gtr_config(tmp_path, "train.total_steps=1", "model.lora.r=4", "gtr.corrector=none", "train.sft_steps=0",
-                      "algo.value_coef=1.0")
+                      "algo.value_coef=1.0", "gtr.buffer_batch=16")  # the default: no GTR setting without GTR
     trainer = Trainer(cfg)
     head = trainer.policy.model.get_submodule("value_head")
     assert all(p.requires_grad for p in head.parameters())
@@ -95,3 +95,28 @@ def test_ppo_with_lora_trains_the_value_head_beside_the_adapter(tmp_path):
     ckpt = tmp_path / "checkpoints" / "step_1"
     assert (ckpt / "adapter_config.json").is_file()
     assert load_file(ckpt / VALUE_HEAD_FILE)["bias"].abs().item() > 0  # it moved off its zero initialisation
+
+
+def test_gtr_corrects_and_clones_think_answer_responses(tmp_path):
+    """PPO + GTR with the oracle on a `<think>/<answer>` env: the oracle reads thought and answer through the env's
+    format, so wrong steps get corrected thoughts in samples.jsonl and clones in the DAgger buffer."""
+    cfg = _gtr_config(tmp_path, "envs=[{id: mmrltest/ThinkEcho-v0}]", "rollout.max_episode_steps=2",
+                      "train.total_steps=2")
+    Trainer(cfg).train()
+    metrics = {k: v for r in read_jsonl(tmp_path / "metrics.jsonl") if r["step"] == 2 for k, v in r.items()}
+    assert metrics["gtr/buffer_size"] > 0 and metrics["gtr/correction_rate"] > 0
+    samples = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    turns = [t for s in samples for t in s["turns"]]
+    assert {t["info"].get("gtr_verdict") for t in turns} <= {"YES", "NO"}
+    corrected = [t for t in turns if "gtr_corrected_thought" in t["info"]]
+    assert corrected, "samples.jsonl shows no corrected thought"
+    for t in corrected:
+        assert t["info"]["gtr_corrected_thought"].startswith("The word to say is ")
+        assert t["info"]["gtr_thought"] != t["info"]["gtr_corrected_thought"]
+    assert any(t["info"].get("gtr_cloned_tokens", 0) > 0 for t in corrected)  # cloned: thought tokens, action masked
+
+
+def test_gtr_refuses_an_env_whose_format_has_no_thought(tmp_path):
+    cfg = _gtr_config(tmp_path, "envs=[{id: mmrl/Classification-v0, kwargs: {style: no_think}}]", "model.tiny=vl")
+    with pytest.raises(ConfigError, match="mmrl/Classification-v0 answers in the 'plain' response format"):
+        Trainer(cfg)
