@@ -239,7 +239,7 @@ class Trainer:
             backend.batch_size = 10**9  # one generate call per turn on every rank
             for runner in (self.runner, self.eval_runner):
                 runner.sync_turns = self.ctx.max
-        self.corrector = make_corrector(cfg.gtr, str(self.ctx.device), self.runner.pool.formats())
+        self.corrector = make_corrector(cfg.gtr, str(self.ctx.device), self.runner.pool.formats(), cfg.rollout)
         self.dagger = DAggerBuffer()
         self.logger = None
         if self.ctx.is_main:

@@ -9,9 +9,11 @@ from mmrl.formats import ResponseFormat
 __all__ = ["Clone", "Correction", "Corrector", "DAggerBuffer", "OracleCorrector", "check_formats", "make_corrector"]
 
 
-def make_corrector(cfg, device: str = "cpu", formats: dict[str, ResponseFormat] | None = None) -> Corrector | None:
+def make_corrector(cfg, device: str = "cpu", formats: dict[str, ResponseFormat] | None = None,
+                   rollout=None) -> Corrector | None:
     """The corrector named by a `GTRConfig` (None for 'none'); model correctors are imported only when used.
-    `formats` (env name -> response format) are checked first: every env must have thoughts to correct."""
+    `formats` (env name -> response format) are checked first: every env must have thoughts to correct. A local
+    model corrector generates through `rollout`'s backend (a `RolloutConfig`; None: transformers)."""
     if cfg.corrector == "none":
         return None
     if formats is not None:
@@ -26,5 +28,5 @@ def make_corrector(cfg, device: str = "cpu", formats: dict[str, ResponseFormat] 
     if cfg.corrector == "hf":
         from mmrl.correctors.hf_local import HFCorrector
 
-        return HFCorrector(cfg.model, cfg.temperature, cfg.max_new_tokens, device)
+        return HFCorrector(cfg.model, cfg.temperature, cfg.max_new_tokens, device, rollout)
     raise ValueError(f"gtr.corrector: unknown corrector {cfg.corrector!r}")

@@ -1,6 +1,7 @@
-"""A corrector that is a local Hugging Face model (a checkpoint folder), run with transformers on this machine.
+"""A corrector that is a local Hugging Face model (a checkpoint folder), run on this machine.
 
-It reuses the policy's loading and generation code, so any model `model.path` accepts works here too. Use it for
+It reuses the policy's loading and generation code, so any model `model.path` accepts works here too, and it
+generates through the run's generation backend (`rollout.backend`: transformers, or its own vLLM engine). Use it for
 a bigger model than the policy on the same GPU, or a tiny one in tests.
 """
 
@@ -9,19 +10,21 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from mmrl.config import ModelConfig
+from mmrl.config import ModelConfig, RolloutConfig
 from mmrl.correctors.base import Correction
 from mmrl.correctors.prompt import correction_messages, observation_image, parse_verdict
 from mmrl.formats import ResponseFormat
 from mmrl.models.loading import load_pretrained_policy
-from mmrl.rollout.backends import HFBackend, SamplingParams
+from mmrl.rollout.backends import HFBackend, SamplingParams, make_backend
 
 
 class HFCorrector:
-    def __init__(self, path: str, temperature: float = 0.4, max_new_tokens: int = 256, device: str = "cpu"):
+    def __init__(self, path: str, temperature: float = 0.4, max_new_tokens: int = 256, device: str = "cpu",
+                 rollout: RolloutConfig | None = None):
         self.policy = load_pretrained_policy(path, ModelConfig(path=path))
         self.policy.model.to(device).eval()
-        self.backend = HFBackend(self.policy, batch_size=1)
+        self.backend = HFBackend(self.policy, batch_size=1) if rollout is None else make_backend(
+            rollout, self.policy, path)
         self.params = SamplingParams(max_new_tokens, temperature, 1.0)
         self._lock = threading.Lock()  # one generate at a time: the model is shared by the worker threads
 
@@ -36,4 +39,4 @@ class HFCorrector:
         return parse_verdict(reply, response, response_format)
 
     def close(self) -> None:
-        pass
+        self.backend.close()

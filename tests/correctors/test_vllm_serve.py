@@ -1,5 +1,6 @@
-"""GTR's OpenAI-compatible corrector against the server users point it at: `mmrl serve` (vLLM's own server) of a
-tiny saved model on 127.0.0.1. The model is first taught to answer correction requests with one fixed verdict, so
+"""GTR's model correctors through vLLM: the OpenAI-compatible one against the server users point it at (`mmrl
+serve`, vLLM's own server, on 127.0.0.1), and the local one generating with its own vLLM engine
+(`rollout.backend: vllm`). The tiny model is first taught to answer correction requests with one fixed verdict, so
 the corrector's result shows the whole round trip: chat template, generation, reply, parsing."""
 
 from __future__ import annotations
@@ -13,18 +14,20 @@ import torch
 
 from mmrl.correctors.openai_chat import OpenAICorrector
 from mmrl.correctors.prompt import correction_messages
+from mmrl.formats import FORMATS
 from mmrl.models.loading import save_policy
 from tests.trainer.helpers import REPO, free_port, mmrl_cmd, mmrl_env
 from tests.vllm_support import require_vllm, saved_tiny
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
 
+JSON = FORMATS["json"]
 RESPONSE = '{"thoughts": "the target is smaller, go left", "action": "-"}'
 VERDICT = '{"evaluation": "NO", "on_solution_path": true, "correction": "The target 2 is less than 5."}'
 
 
 def _teach_verdict(policy, observations: list[str], steps: int = 80) -> None:
-    prompts = [policy.encode(correction_messages(o, RESPONSE, {})) for o in observations]
+    prompts = [policy.encode(correction_messages(o, RESPONSE, {}, JSON)) for o in observations]
     target = policy.encode_completion(VERDICT)
     optimizer = torch.optim.AdamW(policy.model.parameters(), lr=3e-3)
     policy.model.train()
@@ -50,13 +53,44 @@ def _wait_ready(url: str, proc: subprocess.Popen, timeout_s: float) -> None:
     raise AssertionError(f"the server did not answer {url} within {timeout_s} s")
 
 
-def test_openai_corrector_gets_a_verdict_from_mmrl_serve(tmp_path):
+OBSERVATIONS = ["Current number 5, target 2.", "Current number 7, target 3.", "Current number 4, target 1."]
+
+
+@pytest.fixture(scope="module")
+def corrector_model(tmp_path_factory):
+    """A saved tiny text model that answers correction requests with VERDICT."""
     require_vllm()
-    policy = saved_tiny(tmp_path / "base", "text")
-    observations = ["Current number 5, target 2.", "Current number 7, target 3.", "Current number 4, target 1."]
-    _teach_verdict(policy, observations)
-    model_dir = tmp_path / "corrector"
-    save_policy(policy, str(model_dir))
+    directory = tmp_path_factory.mktemp("corrector")
+    policy = saved_tiny(directory / "base", "text")
+    _teach_verdict(policy, OBSERVATIONS)
+    save_policy(policy, str(directory / "taught"))
+    return directory / "taught"
+
+
+def _check(correction, log: str = "") -> None:
+    assert correction is not None, log
+    assert correction.correct is False
+    assert correction.thought == "The target 2 is less than 5."
+    assert "The target 2 is less than 5." in correction.response
+
+
+def test_local_corrector_generates_with_a_vllm_engine(corrector_model):
+    from mmrl.config import RolloutConfig
+    from mmrl.correctors.hf_local import HFCorrector
+    from mmrl.rollout.vllm_backend import VLLMBackend
+
+    corrector = HFCorrector(str(corrector_model), temperature=0.0, max_new_tokens=160,
+                            rollout=RolloutConfig(backend="vllm"))
+    try:
+        assert isinstance(corrector.backend, VLLMBackend)
+        _check(corrector.correct({"text": OBSERVATIONS[0]}, RESPONSE, {}, JSON))
+    finally:
+        corrector.close()
+
+
+def test_openai_corrector_gets_a_verdict_from_mmrl_serve(corrector_model, tmp_path):
+    model_dir = corrector_model
+    observations = OBSERVATIONS
 
     port = free_port()
     log = open(tmp_path / "server.log", "w")  # noqa: SIM115  (closed below)
@@ -69,7 +103,7 @@ def test_openai_corrector_gets_a_verdict_from_mmrl_serve(tmp_path):
         corrector = OpenAICorrector("corrector", base_url=f"http://127.0.0.1:{port}/v1", timeout_s=120,
                                     temperature=0.0, json_mode=False)
         try:
-            correction = corrector.correct({"text": observations[0]}, RESPONSE, {})
+            correction = corrector.correct({"text": observations[0]}, RESPONSE, {}, JSON)
         finally:
             corrector.close()
     finally:
@@ -79,7 +113,4 @@ def test_openai_corrector_gets_a_verdict_from_mmrl_serve(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
-    assert correction is not None, (tmp_path / "server.log").read_text()[-3000:]
-    assert correction.correct is False
-    assert correction.thought == "The target 2 is less than 5."
-    assert "The target 2 is less than 5." in correction.response
+    _check(correction, (tmp_path / "server.log").read_text()[-3000:])
