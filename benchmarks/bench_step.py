@@ -161,7 +161,7 @@ class MmrlStepper:
         t0 = time.perf_counter()
         episodes, samples, _ = self.trainer.collect(step)
         t1 = time.perf_counter()
-        self.trainer.update(samples)
+        self.trainer.update(samples, step)
         t2 = time.perf_counter()
         if self.profiler is not None:
             self.profiler.disable()

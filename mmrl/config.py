@@ -112,15 +112,17 @@ class RolloutConfig:
 @dataclass
 class AlgoConfig:
     name: str = "grpo"
-    """'grpo' (group-relative advantages of episode returns) or 'ppo' (a value head and per-step GAE, RL4VLM)."""
+    """The RL algorithm (mmrl.algos.registry): 'grpo', 'ppo' (value head, per-step GAE; RL4VLM), 'rloo',
+    'drgrpo', 'dapo' or 'gigpo'."""
     advantage: str = "grpo"
-    """Advantage estimator: 'grpo' (mean and std of the group) or 'drgrpo' (mean only, no std division)."""
+    """algo.name grpo only: 'grpo' (mean and std of the group) or 'drgrpo' (mean only, no std division)."""
     clip_low: float = 0.2
     """PPO clip range below 1 (ratio >= 1 - clip_low)."""
-    clip_high: float = 0.2
-    """PPO clip range above 1 (ratio <= 1 + clip_high); 0.28 is DAPO's clip-higher."""
-    loss_agg: str = "token-mean"
-    """Loss aggregation: 'token-mean', 'seq-mean-token-mean' or 'seq-mean-token-sum'."""
+    clip_high: float | None = None
+    """PPO clip range above 1 (ratio <= 1 + clip_high); None: the algorithm's (0.2; dapo 0.28, clip-higher)."""
+    loss_agg: str | None = None
+    """Loss aggregation: 'token-mean', 'seq-mean-token-mean' or 'seq-mean-token-sum'; None: the algorithm's
+    (token-mean; drgrpo seq-mean-token-sum)."""
     kl_coef: float = 0.0
     """Weight of the KL penalty to the reference policy (the one RL starts from: after the warm-start if any);
     0 skips the reference model."""
@@ -133,7 +135,7 @@ class AlgoConfig:
     minibatch_size: int = 64
     """Samples per optimiser step (per process)."""
     gamma: float = 0.9
-    """PPO: discount per env step."""
+    """PPO and GiGPO: discount per env step (GiGPO's step returns; verl-agent uses 0.95)."""
     gae_lambda: float = 0.95
     """PPO: GAE lambda (0 one-step TD, 1 Monte Carlo)."""
     value_coef: float = 0.5
@@ -152,6 +154,18 @@ class AlgoConfig:
     """PPO: regex whose last match in a response starts its action part (what comes before is the thought)."""
     normalize_advantages: bool = True
     """PPO: standardise the GAE advantages over the batch."""
+    dynamic_sampling: bool | None = None
+    """DAPO's dynamic sampling: drop groups whose returns are all equal and sample more groups until the step has
+    rollout.groups_per_step of them (at most algo.max_resample_rounds extra rounds); None: the algorithm's (dapo on)."""
+    max_resample_rounds: int = 3
+    """Dynamic sampling: most extra rounds of rollout.groups_per_step groups per step."""
+    overlong_buffer: int | None = None
+    """DAPO's overlong shaping: a response longer than rollout.max_new_tokens - overlong_buffer tokens loses up to 1
+    reward, linearly, reaching -1 at max_new_tokens; 0 off; None: the algorithm's (dapo: max_new_tokens // 4)."""
+    gigpo_omega: float = 1.0
+    """GiGPO: weight of the step-level (anchor-state) advantage added to the episode-level one."""
+    gigpo_std_norm: bool = False
+    """GiGPO: divide both advantages by their group's std ('mean_std_norm'); false subtracts the mean only."""
 
 
 @dataclass
@@ -576,7 +590,9 @@ def validate(cfg: Config) -> None:
          "a positive multiple of 32 (attention heads of size 32)", cfg.model.tiny_hidden_size)
     _check_choice(errors, "model.dtype", cfg.model.dtype, ("float32", "bfloat16", "float16"))
     _check_choice(errors, "rollout.backend", cfg.rollout.backend, ("hf", "vllm"))
-    _check_choice(errors, "algo.name", cfg.algo.name, ("grpo", "ppo"))
+    from mmrl.algos.registry import ALGORITHMS  # names only: no model code is imported
+
+    _check_choice(errors, "algo.name", cfg.algo.name, tuple(ALGORITHMS))
     _check_choice(errors, "algo.ratio_level", cfg.algo.ratio_level, ("sequence", "token"))
     _check_choice(errors, "gtr.corrector", cfg.gtr.corrector, ("none", "oracle", "openai", "hf"))
     if cfg.gtr.corrector != "none" and cfg.algo.name != "ppo":
@@ -588,12 +604,17 @@ def validate(cfg: Config) -> None:
     except re.error as err:
         errors.append(f"'algo.action_marker' must be a regular expression; {err}")
     _check_choice(errors, "algo.advantage", cfg.algo.advantage, ("grpo", "drgrpo"))
-    _check_choice(
-        errors,
-        "algo.loss_agg",
-        cfg.algo.loss_agg,
-        ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum"),
-    )
+    if cfg.algo.loss_agg is not None:
+        _check_choice(errors, "algo.loss_agg", cfg.algo.loss_agg,
+                      ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum"))
+    if cfg.algo.name == "dapo" and cfg.algo.kl_coef > 0:
+        errors.append(f"'algo.kl_coef' must be 0 for algo.name: dapo (DAPO uses no KL); got {cfg.algo.kl_coef!r}")
+    if cfg.algo.name in ("rloo",) and cfg.rollout.group_size < 2:
+        errors.append(f"'rollout.group_size' must be >= 2 for algo.name: rloo (leave-one-out baseline); got "
+                      f"{cfg.rollout.group_size!r}")
+    if cfg.algo.overlong_buffer is not None:
+        need(0 <= cfg.algo.overlong_buffer <= cfg.rollout.max_new_tokens, "algo.overlong_buffer",
+             f"in [0, rollout.max_new_tokens] = [0, {cfg.rollout.max_new_tokens}] or null", cfg.algo.overlong_buffer)
     _check_choice(errors, "algo.kl_estimator", cfg.algo.kl_estimator, ("k1", "k2", "k3"))
     _check_choice(errors, "optim.schedule", cfg.optim.schedule, ("constant", "linear", "cosine"))
     _check_choice(errors, "train.sft_target", cfg.train.sft_target, ("expert", "random_admissible"))
@@ -622,7 +643,8 @@ def validate(cfg: Config) -> None:
         ("rollout.history_turns", cfg.rollout.history_turns),
         ("rollout.temperature", cfg.rollout.temperature),
         ("algo.clip_low", cfg.algo.clip_low),
-        ("algo.clip_high", cfg.algo.clip_high),
+        ("algo.clip_high", 0.0 if cfg.algo.clip_high is None else cfg.algo.clip_high),
+        ("algo.max_resample_rounds", cfg.algo.max_resample_rounds),
         ("algo.kl_coef", cfg.algo.kl_coef),
         ("optim.lr", cfg.optim.lr),
         ("algo.entropy_coef", cfg.algo.entropy_coef),

@@ -9,6 +9,7 @@ import torch
 from mmrl.config import EvalConfig
 from mmrl.correctors import thought_of
 from mmrl.distributed import DistContext
+from mmrl.episode_metrics import CORE, episode_sums, reduce_sums
 from mmrl.metrics import pass_at_k, succ_at_k, thought_diversity
 from mmrl.rollout.backends import SamplingParams
 from mmrl.rollout.runner import Episode, EpisodeRequest, EpisodeRunner
@@ -36,65 +37,26 @@ def first_success_turn(episode: Episode) -> int | None:
 
 
 def summarize(episodes: list[Episode], env_names: list[str], cfg: EvalConfig, ctx: DistContext) -> dict[str, float]:
-    """Reduce episode outcomes over processes into `eval/...` metrics.
-
-    pass@k (single-turn, over a group's `samples_per_episode` samples) and succ@k (multi-turn: the share of
-    sampled episodes first successful within k turns) sit side by side, as UFO compares them."""
+    """Reduce episode outcomes over processes into `eval/...` metrics: the shared episode metrics
+    (`mmrl.episode_metrics`, the same rules as training's), plus pass@k over a group's `samples_per_episode`
+    samples and succ@k (multi-turn: the share of sampled episodes first successful within k turns), side by side
+    as UFO compares them."""
     by_group: dict[int, list[Episode]] = defaultdict(list)
     for ep in episodes:
         by_group[ep.request.group].append(ep)
-    # Sums and counts, so that processes can add theirs before dividing.
-    sums: dict[str, float] = defaultdict(float)
+    sums = episode_sums(episodes, env_names)
     for group in by_group.values():
-        label = env_names[group[0].request.env_index]
         c = sum(ep.success for ep in group)
         for k in cfg.pass_k:
-            sums[f"pass@{k}"] += pass_at_k(len(group), c, k)
-        sums[f"{label}/episodes"] += 1
-        sums[f"{label}/success"] += c / len(group)
-        sums["episodes"] += 1
-        sums["success"] += c / len(group)
+            sums[f"pass@{k}"][0] += pass_at_k(len(group), c, k)
+            sums[f"pass@{k}"][1] += 1
         for ep in group:
             solved = [first_success_turn(ep)]
             for k in cfg.succ_k:
-                sums[f"succ@{k}"] += succ_at_k(solved, k)
-            sums["samples"] += 1
-            sums["return"] += ep.total_reward
-            sums["turns"] += len(ep.turns)
-            sums["response_tokens"] += sum(len(t.completion.token_ids) for t in ep.turns)
-            flags = [t.info["format_error"] for t in ep.turns if "format_error" in t.info]
-            sums["format_checked"] += len(flags)
-            sums["format_errors"] += sum(bool(f) for f in flags)
-            # Reward components and IoU of the episode's last turn (e.g. SATORI's reward/bbox, iou).
-            last = ep.turns[-1].info if ep.turns else {}
-            for key, value in last.items():
-                if (key.startswith("reward/") or key == "iou") and isinstance(value, (int, float)) \
-                        and not isinstance(value, bool):
-                    sums[f"component:{key}"] += float(value)
-                    sums[f"component_n:{key}"] += 1
-    keys = sorted(set(ctx.union(set(sums))) | {f"{e}/episodes" for e in env_names} | {f"{e}/success" for e in env_names}
-                  | {"episodes", "success", "samples", "return", "turns", "response_tokens", "format_checked",
-                     "format_errors"} | {f"pass@{k}" for k in cfg.pass_k}
-                  | {f"succ@{k}" for k in cfg.succ_k})
-    total = dict(zip(keys, ctx.sum([sums.get(k, 0.0) for k in keys])))
-    out = {
-        "eval/success_rate": total["success"] / max(total["episodes"], 1),
-        "eval/return_mean": total["return"] / max(total["samples"], 1),
-        "eval/response_length": total["response_tokens"] / max(total["turns"], 1),
-        "eval/turns_mean": total["turns"] / max(total["samples"], 1),
-        "eval/format_error_rate": total["format_errors"] / max(total["format_checked"], 1),
-    }
-    for k in cfg.pass_k:
-        out[f"eval/pass@{k}"] = total[f"pass@{k}"] / max(total["episodes"], 1)
-    for k in cfg.succ_k:
-        out[f"eval/succ@{k}"] = total[f"succ@{k}"] / max(total["samples"], 1)
-    for key in keys:
-        if key.startswith("component:") and total[f"component_n:{key[10:]}"] > 0:
-            out[f"eval/{key[10:]}"] = total[key] / total[f"component_n:{key[10:]}"]
-    if len(env_names) > 1:
-        for e in env_names:
-            out[f"eval/{e}/success_rate"] = total[f"{e}/success"] / max(total[f"{e}/episodes"], 1)
-    return out
+                sums[f"succ@{k}"][0] += succ_at_k(solved, k)
+                sums[f"succ@{k}"][1] += 1
+    always = CORE + tuple(f"pass@{k}" for k in cfg.pass_k) + tuple(f"succ@{k}" for k in cfg.succ_k)
+    return reduce_sums(sums, ctx, "eval", always)
 
 
 def evaluate(runner: EpisodeRunner, env_names: list[str], cfg: EvalConfig, max_new_tokens: int,

@@ -19,9 +19,9 @@ def plot_run(run_dir: str | Path) -> Path:
     if not rows:
         raise FileNotFoundError(f"{run_dir / 'metrics.jsonl'} is missing or empty: is {run_dir} a run directory?")
     fig, (ax_reward, ax_success) = plt.subplots(1, 2, figsize=(11, 4))
-    train = [r for r in rows if r.get("train/reward_mean") is not None]
+    train = [r for r in rows if r.get("train/return_mean") is not None]
     evals = [r for r in rows if r.get("eval/success_rate") is not None]
-    ax_reward.plot([r["step"] for r in train], [r["train/reward_mean"] for r in train], label="train reward (mean)")
+    ax_reward.plot([r["step"] for r in train], [r["train/return_mean"] for r in train], label="train return (mean)")
     ax_reward.set(xlabel="step", ylabel="reward", title="Training reward")
     ax_success.plot([r["step"] for r in train], [r["train/success_rate"] for r in train], alpha=0.6,
                     label="train success (sampled)")

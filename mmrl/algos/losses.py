@@ -93,6 +93,7 @@ def clipped_policy_loss(
     clip_low: float,
     clip_high: float,
     agg_mode: str,
+    is_weights: Tensor | None = None,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """PPO clipped surrogate loss with an asymmetric clip range (PPO Eq. 7; DAPO "Clip-Higher").
 
@@ -113,6 +114,8 @@ def clipped_policy_loss(
         clip_low: eps_low; the ratio is clipped below at 1 - clip_low.
         clip_high: eps_high; the ratio is clipped above at 1 + clip_high (DAPO uses 0.28).
         agg_mode: 'token-mean', 'seq-mean-token-mean' or 'seq-mean-token-sum'.
+        is_weights: optional (B, T) or (B, 1) detached weights multiplying each token's loss: the truncated
+            importance weights min(pi_old / pi_rollout, cap) of `mmrl.algos.tis`, when a separate engine sampled.
 
     Returns:
         (loss, stats): the scalar loss, and detached scalar tensors over the unmasked tokens (call `.item()`
@@ -136,6 +139,8 @@ def clipped_policy_loss(
     unclipped = -advantages * ratio  # (B, T)
     clipped = -advantages * torch.clamp(ratio, 1.0 - clip_low, 1.0 + clip_high)  # (B, T)
     loss_tokens = torch.maximum(unclipped, clipped)  # (B, T)
+    if is_weights is not None:
+        loss_tokens = loss_tokens * is_weights.detach().to(loss_tokens.dtype)  # (B, T)
     loss = aggregate_loss(loss_tokens, mask, agg_mode)  # ()
     with torch.no_grad():
         stats = {
