@@ -113,7 +113,7 @@ class RolloutConfig:
 class AlgoConfig:
     name: str = "grpo"
     """The RL algorithm (mmrl.algos.registry): 'grpo', 'ppo' (value head, per-step GAE; RL4VLM), 'rloo',
-    'drgrpo', 'dapo' or 'gigpo'."""
+    'drgrpo', 'dapo', 'gigpo' or 'rover'."""
     advantage: str = "grpo"
     """algo.name grpo only: 'grpo' (mean and std of the group) or 'drgrpo' (mean only, no std division)."""
     clip_low: float = 0.2
@@ -164,6 +164,19 @@ class AlgoConfig:
     reward, linearly, reaching -1 at max_new_tokens; 0 off; None: the algorithm's (dapo: max_new_tokens // 4)."""
     gigpo_omega: float = 1.0
     """GiGPO: weight of the step-level (anchor-state) advantage added to the episode-level one."""
+    divergence: str = "none"
+    """DPH-RL's divergence to the reference policy: 'none', 'reverse_kl' (on the policy's own samples, with
+    algo.kl_estimator), 'forward_kl' or 'js' (on stored samples of the reference for prompts it already solves);
+    weighted by algo.divergence_coef. Combines with grpo, rloo, drgrpo, dapo."""
+    divergence_coef: float = 0.0
+    """Weight eta of algo.divergence."""
+    divergence_batch: int = 16
+    """forward_kl / js: stored reference samples drawn for each minibatch."""
+    reference_reset_every: int = 0
+    """ProRL: every this many RL steps, reset the reference policy to the current one and clear the optimiser's
+    moments (a reset is logged as train/reference_reset); 0 never."""
+    rover_rho: float = 1.0
+    """ROVER: scale rho of the Q-value rho * (log pi - log pi_rollout)."""
     gigpo_std_norm: bool = False
     """GiGPO: divide both advantages by their group's std ('mean_std_norm'); false subtracts the mean only."""
 
@@ -612,6 +625,18 @@ def validate(cfg: Config) -> None:
     if cfg.algo.name in ("rloo",) and cfg.rollout.group_size < 2:
         errors.append(f"'rollout.group_size' must be >= 2 for algo.name: rloo (leave-one-out baseline); got "
                       f"{cfg.rollout.group_size!r}")
+    _check_choice(errors, "algo.divergence", cfg.algo.divergence, ("none", "reverse_kl", "forward_kl", "js"))
+    need(cfg.algo.divergence_coef >= 0, "algo.divergence_coef", ">= 0", cfg.algo.divergence_coef)
+    if cfg.algo.divergence != "none":
+        need(cfg.algo.divergence_coef > 0, "algo.divergence_coef", f"> 0 with algo.divergence: {cfg.algo.divergence}",
+             cfg.algo.divergence_coef)
+    need(cfg.algo.divergence_batch > 0, "algo.divergence_batch", "> 0", cfg.algo.divergence_batch)
+    need(cfg.algo.reference_reset_every >= 0, "algo.reference_reset_every", ">= 0", cfg.algo.reference_reset_every)
+    if cfg.algo.reference_reset_every > 0 and cfg.algo.kl_coef <= 0 and cfg.algo.divergence == "none":
+        errors.append("'algo.reference_reset_every' needs a reference policy: set algo.kl_coef > 0 or algo.divergence")
+    if cfg.algo.reference_reset_every > 0 and cfg.train.deepspeed:
+        errors.append("'algo.reference_reset_every' clears the optimiser's moments, which mmrl does not do under "
+                      "DeepSpeed (train.deepspeed)")
     if cfg.algo.overlong_buffer is not None:
         need(0 <= cfg.algo.overlong_buffer <= cfg.rollout.max_new_tokens, "algo.overlong_buffer",
              f"in [0, rollout.max_new_tokens] = [0, {cfg.rollout.max_new_tokens}] or null", cfg.algo.overlong_buffer)

@@ -211,6 +211,12 @@ class Updater:
             group["lr"] = base * self._factor(update)
         self.scheduler._last_lr = [group["lr"] for group in groups]
 
+    def reset_moments(self) -> None:
+        """Forget the optimiser's running moments (ProRL's reference reset restarts AdamW's state)."""
+        if self.engine is not None:
+            raise NotImplementedError("clearing the optimiser state under DeepSpeed is not supported")
+        self.optimizer.state.clear()
+
     @property
     def lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])

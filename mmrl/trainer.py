@@ -23,6 +23,7 @@ import yaml
 from mmrl import checkpoint
 from mmrl.algos import sft_loss
 from mmrl.algos.base import Sample, padded
+from mmrl.algos.divergences import divergence_term
 from mmrl.algos.registry import make_algorithm
 from mmrl.algos.tis import rollout_mismatch
 from mmrl.config import Config, changed_keys, env_names, save_config, to_dict
@@ -41,7 +42,7 @@ from mmrl.models.loading import (
     save_policy,
 )
 from mmrl.models.policy import Policy
-from mmrl.models.reference import AdapterOff, FrozenModel, Reference, SavedAdapter
+from mmrl.models.reference import AdapterOff, FrozenModel, Reference, ReferenceSamples, SavedAdapter
 from mmrl.models.value_head import attach_value_head
 from mmrl.plotting import plot_run
 from mmrl.rollout.backends import HFBackend, SamplingParams, derive_seed, make_backend
@@ -51,6 +52,10 @@ __all__ = ["Sample", "Trainer", "train"]
 
 WARM_START_DIR = "warm_start"
 """Where a run keeps its warm-started weights (the KL reference of the RL that follows)."""
+REFERENCE_DIR = "reference"
+"""Where a run keeps the policies its reference was reset to (ProRL), one folder per step."""
+REFERENCE_SAMPLES_ROUND = 10**6
+"""Round number of the groups played by the reference for DPH-RL's stored samples (seeds apart from training's)."""
 DEBUG_DIGEST_ENV = "MMRL_DEBUG_DIGEST"
 """When this environment variable is set, each process writes a weights digest at the end (see _write_debug_digest)."""
 
@@ -140,6 +145,7 @@ class Trainer:
         self._build_updater()
         self.corrector = make_corrector(cfg.gtr, str(self.ctx.device))
         self.dagger = DAggerBuffer()
+        self.reference_samples = ReferenceSamples()
         self._open_logger()
         if self.resume_from is not None:
             self._restore()
@@ -156,8 +162,10 @@ class Trainer:
         self.ctx.barrier()
         self.resume_from = checkpoint.latest_checkpoint(self.run_dir)
         self.start_step = 0
+        self.reference_step = 0  # the RL step of the last reference reset (ProRL); 0: the RL starting point
         if self.resume_from is not None:
-            self.start_step = torch.load(self.resume_from / "trainer_state.pt", weights_only=False)["step"]
+            state = torch.load(self.resume_from / "trainer_state.pt", weights_only=False)
+            self.start_step, self.reference_step = state["step"], state.get("reference_step", 0)
         seed_everything(cfg.train.seed + self.ctx.rank)
 
     def _build_policy_and_reference(self) -> None:
@@ -209,6 +217,7 @@ class Trainer:
         rng = torch.load(self.resume_from / f"rng_rank{self.ctx.rank}.pt", weights_only=False)
         checkpoint.set_rng_state(rng)
         self.dagger.load(self.resume_from / f"gtr_buffer_rank{self.ctx.rank}.pt")
+        self.reference_samples.load(self.resume_from / f"reference_samples_rank{self.ctx.rank}.pt")
         self._print(f"Resuming from {self.resume_from} (step {self.start_step} of {self.cfg.train.total_steps})")
 
     def train(self) -> dict[str, float]:
@@ -233,6 +242,8 @@ class Trainer:
                 self.backend.sync()  # a separate generation engine (vLLM) takes the new weights
             t2 = time.perf_counter()
             metrics = self._train_metrics(episodes, stats, losses)
+            if every(cfg.algo.reference_reset_every, step):
+                metrics |= self._reset_reference(step)
             metrics |= {"time/rollout_s": t1 - t0, "time/update_s": t2 - t1}
             if every(cfg.train.eval_every, step) or step == cfg.train.total_steps:
                 metrics |= self.evaluate(step)
@@ -257,7 +268,10 @@ class Trainer:
     def collect(self, step: int) -> tuple[list[Episode], list[Sample], dict[str, float]]:
         """Play this step's episodes, apply GTR's corrections (when a corrector is set), turn every turn into a
         sample, compute old log-probs once (when needed), and let the algorithm set the advantages."""
-        episodes, stats = self._play(step)
+        stats = self._store_reference_samples(step) if self.reference_samples_on and not self.reference_samples \
+            else {}
+        episodes, more = self._play(step)
+        stats |= more
         if self.corrector is not None:
             result = guide(episodes, ask_corrector(self.corrector, episodes, self.cfg.gtr), self.policy, self.cfg.gtr,
                            self.cfg.algo.action_marker)
@@ -283,6 +297,9 @@ class Trainer:
         cloning = self.corrector is not None
         clone_rng = np.random.default_rng(np.random.randint(2**31)) if cloning else None  # from the checkpointed RNG
         per_micro = max(1, cfg.gtr.buffer_batch // cfg.optim.grad_accum_steps)
+        divergence = self.reference_samples_on and len(self.reference_samples) > 0
+        ref_rng = np.random.default_rng(np.random.randint(2**31)) if divergence else None
+        ref_per_micro = max(1, cfg.algo.divergence_batch // cfg.optim.grad_accum_steps)
         totals: dict[str, float] = {}
         norms = []
         self.policy.model.train()
@@ -292,6 +309,8 @@ class Trainer:
                 loss, stats = self.algorithm.loss(self.policy, micro_batches[i], self.reference)
                 if cloning:
                     loss = loss + self._cloning_loss(self.dagger.sample(per_micro, clone_rng), stats)
+                if divergence:
+                    loss = loss + self._divergence_loss(self.reference_samples.sample(ref_per_micro, ref_rng), stats)
                 norm = self.updater.micro_step(loss)
                 if norm is not None:
                     norms.append(norm)
@@ -360,11 +379,14 @@ class Trainer:
             for part in chunks(samples, n_chunks):
                 rows = part or samples[-1:]
                 scores = self.policy.score([s.prompt for s in rows], [s.completion for s in rows],
-                                           cfg.rollout.temperature, with_values=self.algorithm.value_head)
+                                           cfg.rollout.temperature, with_values=self.algorithm.value_head,
+                                           with_vocab_mean=self.algorithm.vocab_mean)
                 for i, s in enumerate(part):
                     s.old_logprobs = scores.logprobs[i, : len(s.completion)].tolist()
                     if scores.values is not None:
                         s.old_value = float(scores.values[i])
+                    if scores.vocab_mean is not None:
+                        s.extra["old_vocab_mean"] = scores.vocab_mean[i, : len(s.completion)].tolist()
         if not engine_logprobs:
             return {}
         width = max((len(s.completion) for s in samples), default=0)
@@ -387,22 +409,30 @@ class Trainer:
         stats["cloning_loss"] = cloning.item()
         return self.cfg.gtr.cloning_coef * cloning
 
-    # ------------------------------------------------------------------ the KL reference
+    # ------------------------------------------------------------------ the reference policy
+    @property
+    def reference_samples_on(self) -> bool:
+        """DPH-RL's forward KL / JS, computed on stored samples of the reference."""
+        return self.cfg.algo.divergence in ("forward_kl", "js")
+
     def _reference(self) -> Reference | None:
-        """The KL reference: the policy RL starts from, i.e. the warm-started one when there was a warm-start
-        (saved to `<run>/warm_start`, so a resumed run finds it), else the initial weights. With LoRA it is the
-        warm-started adapter, or the base model with the adapters switched off when there was no warm-start."""
+        """The reference policy (KL penalty, DPH-RL divergences): the policy RL starts from, i.e. the warm-started
+        one when there was a warm-start (saved to `<run>/warm_start`, so a resumed run finds it), else the initial
+        weights; after a ProRL reset, the policy of that step (`<run>/reference/step_N`). With LoRA it is that
+        adapter, or the base model with the adapters switched off when RL starts from the base model."""
         cfg = self.cfg
-        if cfg.algo.kl_coef <= 0:
+        if cfg.algo.kl_coef <= 0 and cfg.algo.divergence == "none":
             return None
         warm = self.run_dir / WARM_START_DIR
+        if self.reference_step:
+            warm = self.run_dir / REFERENCE_DIR / f"step_{self.reference_step}"
         if cfg.model.lora.r > 0:
             return SavedAdapter(self.policy, str(warm)) if (warm / "adapter_config.json").is_file() else AdapterOff()
         path = str(warm) if (warm / "config.json").is_file() else self.base_path
         return FrozenModel(load_pretrained_policy(path, cfg.model).model.to(self.ctx.device))
 
     def _keep_warm_start(self) -> None:
-        """Save the warm-started weights and make them the KL reference."""
+        """Save the warm-started weights and make them the reference."""
         if self.reference is None:
             return
         with self.updater.full_weights():
@@ -410,6 +440,50 @@ class Trainer:
                 save_policy(self.policy, str(self.run_dir / WARM_START_DIR))
         self.ctx.barrier()
         self.reference = self._reference()
+
+    def _reset_reference(self, step: int) -> dict[str, float]:
+        """ProRL's hard reset: the current policy becomes the reference, the optimiser's moments are cleared, and
+        DPH-RL's reference samples are drawn again from the new reference at the next step."""
+        with self.updater.full_weights():
+            if self.ctx.is_main:
+                save_policy(self.policy, str(self.run_dir / REFERENCE_DIR / f"step_{step}"))
+        self.ctx.barrier()
+        self.reference_step = step
+        self.reference = self._reference()
+        self.updater.reset_moments()
+        self.reference_samples = ReferenceSamples()
+        self._print(f"step {step}: reference policy reset to the current policy (optimiser moments cleared)")
+        return {"train/reference_reset": 1.0}
+
+    def _store_reference_samples(self, step: int) -> dict[str, float]:
+        """DPH-RL: play one step's worth of groups with the reference policy (the current policy, which equals it
+        at RL start and right after a reset) and keep the turns of the episodes that succeeded, with the
+        reference's log-probs. Runs under a forked RNG seeded from (seed, step, rank): training's stream is
+        untouched."""
+        cfg = self.cfg
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(cfg.train.seed, step, self.ctx.rank, REFERENCE_SAMPLES_ROUND))
+            episodes = self._play_round(step, REFERENCE_SAMPLES_ROUND)
+        turns = [t for ep in episodes if ep.success for t in ep.turns]
+        n_chunks = max(self.ctx.max(math.ceil(len(turns) / cfg.algo.minibatch_size)), 1)
+        for part in chunks(turns, n_chunks):
+            rows = part or turns[-1:] or [episodes[0].turns[0]]  # every process runs as many forwards
+            logprobs = self.reference.logprobs(self.policy, [t.prompt for t in rows],
+                                               [t.completion.token_ids for t in rows], cfg.rollout.temperature)
+            if part:
+                self.reference_samples.add([t.prompt for t in part], [t.completion.token_ids for t in part], logprobs)
+        solved = len({ep.request.group for ep in episodes if ep.success})
+        return {"train/reference_samples": float(len(self.reference_samples)),
+                "train/reference_solved_groups": float(solved)}
+
+    def _divergence_loss(self, items, stats: dict[str, float]) -> torch.Tensor:
+        """DPH-RL's forward-KL or JS term on reference samples, weighted by algo.divergence_coef."""
+        logprobs, mask, _ = self.policy.completion_logprobs([p for p, _, _ in items], [c for _, c, _ in items],
+                                                            self.cfg.rollout.temperature)
+        ref = padded([r for _, _, r in items], mask.shape[1], mask.device)  # (R, Tc)
+        term = divergence_term(self.cfg.algo.divergence, logprobs, ref, mask)
+        stats["divergence"] = term.item()
+        return self.cfg.algo.divergence_coef * term
 
     # ------------------------------------------------------------------ warm-start, evaluation, checkpoints
     def sft_warm_start(self) -> None:
@@ -448,11 +522,13 @@ class Trainer:
             if self.ctx.is_main:
                 save_policy(self.policy, str(tmp))
         if self.ctx.is_main:
-            torch.save({"step": step}, tmp / "trainer_state.pt")
+            torch.save({"step": step, "reference_step": self.reference_step}, tmp / "trainer_state.pt")
         self.updater.save(tmp)
         torch.save(checkpoint.rng_state(), tmp / f"rng_rank{self.ctx.rank}.pt")
         if self.corrector is not None:
             self.dagger.save(tmp / f"gtr_buffer_rank{self.ctx.rank}.pt")
+        if self.reference_samples_on:
+            self.reference_samples.save(tmp / f"reference_samples_rank{self.ctx.rank}.pt")
         self.ctx.barrier()
         if self.ctx.is_main:
             checkpoint.finish(self.run_dir, step, self.cfg.train.keep_checkpoints)

@@ -73,6 +73,8 @@ class Algorithm:
     """Attach a value head and compute V(s) in the old-log-prob pass."""
     needs_old_logprobs: ClassVar[bool] = False
     """Compute old log-probs even when the update is exactly on-policy."""
+    vocab_mean: ClassVar[bool] = False
+    """The old-log-prob pass also keeps the mean over the vocabulary of log p at each position (extra['old_vocab_mean'])."""
     splits_thought: ClassVar[bool] = False
     """Find where each response's action starts (Sample.action_start)."""
     default_clip_high: ClassVar[float] = 0.2
@@ -133,14 +135,16 @@ class Algorithm:
     def regularised(self, loss: torch.Tensor, stats: dict[str, float], policy: Policy, batch: list[Sample],
                     reference: Reference | None, logprobs: torch.Tensor, mask: torch.Tensor,
                     entropy: torch.Tensor | None) -> torch.Tensor:
-        """`loss` plus the KL penalty to the reference policy and minus the entropy bonus (both token-level)."""
+        """`loss` plus the KL penalty to the reference policy (algo.kl_coef, plus algo.divergence_coef for DPH-RL's
+        'reverse_kl') and minus the entropy bonus (both token-level)."""
         algo = self.cfg.algo
-        if reference is not None and algo.kl_coef > 0:
+        kl_coef = algo.kl_coef + (algo.divergence_coef if algo.divergence == "reverse_kl" else 0.0)
+        if reference is not None and kl_coef > 0:
             with torch.no_grad():
                 ref_logprobs = reference.logprobs(policy, [s.prompt for s in batch], [s.completion for s in batch],
                                                   self.temperature)
             kl = aggregate_loss(kl_penalty(logprobs, ref_logprobs, algo.kl_estimator), mask, self.loss_agg)
-            loss = loss + algo.kl_coef * kl
+            loss = loss + kl_coef * kl
             stats["kl"] = kl.item()
         if entropy is not None:
             mean_entropy = aggregate_loss(entropy, mask, self.loss_agg)

@@ -18,6 +18,7 @@ ALGORITHMS: dict[str, str] = {
     "drgrpo": "mmrl.algos.grpo:DrGRPO",
     "dapo": "mmrl.algos.grpo:DAPO",
     "gigpo": "mmrl.algos.gigpo:GiGPO",
+    "rover": "mmrl.algos.rover:ROVER",
 }
 
 

@@ -67,3 +67,31 @@ class SavedAdapter:
             model.set_adapter(self.active)
             for name, p in model.named_parameters():  # set_adapter flips requires_grad: put every flag back
                 p.requires_grad_(trainable[name])
+
+
+class ReferenceSamples:
+    """DPH-RL's stored samples of the reference policy: (prompt, completion, the reference's per-token log-probs)
+    for prompts it solved, drawn uniformly for each minibatch; saved with each checkpoint."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[Prompt, list[int], list[float]]] = []
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def add(self, prompts: list[Prompt], completions: list[list[int]], ref_logprobs: torch.Tensor) -> None:
+        for prompt, ids, row in zip(prompts, completions, ref_logprobs.tolist()):
+            self.items.append((prompt, ids, row[: len(ids)]))
+
+    def sample(self, n: int, rng) -> list[tuple[Prompt, list[int], list[float]]]:
+        if n <= 0 or not self.items:
+            return []
+        if len(self.items) <= n:
+            return list(self.items)
+        return [self.items[i] for i in rng.choice(len(self.items), size=n, replace=False)]
+
+    def save(self, path) -> None:
+        torch.save(self.items, path)
+
+    def load(self, path) -> None:
+        self.items = torch.load(path, weights_only=False) if path.is_file() else []
