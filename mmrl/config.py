@@ -276,7 +276,11 @@ class EvalConfig:
     temperature: float = 0.0
     """Sampling temperature in evaluation; 0 is greedy."""
     pass_k: list[int] = field(default_factory=lambda: [1])
-    """k values reported as pass@k (each <= samples_per_episode)."""
+    """k values reported as pass@k (each <= samples_per_episode); with samples_per_episode = n > 1 the curve
+    k = 1, 2, 4, ... n is reported too (n up to 64 is practical)."""
+    cot_judge: str = "none"
+    """CoT-pass@k (eval/cot_pass@k: answer and reasoning both right): 'none', 'rule' (every equation in the
+    thought must hold) or 'corrector' (the verdict of the model named by gtr.corrector / gtr.model)."""
     succ_k: list[int] = field(default_factory=lambda: [1, 3, 5])
     """k values reported as succ@k: share of episodes first successful within k turns (UFO; multi-turn envs)."""
     seed_offset: int = 1_000_000
@@ -608,6 +612,9 @@ def validate(cfg: Config) -> None:
     _check_choice(errors, "algo.name", cfg.algo.name, tuple(ALGORITHMS))
     _check_choice(errors, "algo.ratio_level", cfg.algo.ratio_level, ("sequence", "token"))
     _check_choice(errors, "gtr.corrector", cfg.gtr.corrector, ("none", "oracle", "openai", "hf"))
+    _check_choice(errors, "eval.cot_judge", cfg.eval.cot_judge, ("none", "rule", "corrector"))
+    if cfg.eval.cot_judge == "corrector" and cfg.gtr.corrector == "none":
+        errors.append("'eval.cot_judge' corrector needs gtr.corrector (oracle, openai or hf) to name the judge")
     if cfg.gtr.corrector != "none" and cfg.algo.name != "ppo":
         errors.append("'gtr.corrector' needs algo.name: ppo (GTR trains alongside PPO)")
     if cfg.gtr.corrector in ("openai", "hf") and not cfg.gtr.model:

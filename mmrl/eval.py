@@ -1,4 +1,6 @@
-"""Held-out evaluation: success rate per env, unbiased pass@k, succ@k, response length and format-error rate."""
+"""Held-out evaluation: success rate per env, unbiased pass@k (a curve k = 1, 2, 4, ... n over n samples per
+prompt), CoT-pass@k (with a reasoning judge), succ@k, response length, format-error rate, answer diversity and the
+prompt/response mutual information."""
 
 from __future__ import annotations
 
@@ -10,7 +12,16 @@ from mmrl.config import EvalConfig
 from mmrl.correctors import thought_of
 from mmrl.distributed import DistContext
 from mmrl.episode_metrics import CORE, episode_sums, reduce_sums
-from mmrl.metrics import pass_at_k, succ_at_k, thought_diversity
+from mmrl.judges import Judge
+from mmrl.metrics import (
+    distinct_n,
+    pass_at_k,
+    pass_k_curve,
+    prompt_response_mutual_information,
+    succ_at_k,
+    thought_diversity,
+)
+from mmrl.rewards.parsing import extract_tag
 from mmrl.rollout.backends import SamplingParams
 from mmrl.rollout.runner import Episode, EpisodeRequest, EpisodeRunner
 
@@ -36,33 +47,60 @@ def first_success_turn(episode: Episode) -> int | None:
     return next((t for t, turn in enumerate(episode.turns) if turn.info.get("success", False)), None)
 
 
-def summarize(episodes: list[Episode], env_names: list[str], cfg: EvalConfig, ctx: DistContext) -> dict[str, float]:
+def pass_ks(cfg: EvalConfig) -> list[int]:
+    """The k of the reported pass@k: the configured ones, plus the curve 1, 2, 4, ... n when n > 1 samples."""
+    n = cfg.samples_per_episode
+    return pass_k_curve(n, cfg.pass_k) if n > 1 else list(cfg.pass_k)
+
+
+def summarize(episodes: list[Episode], env_names: list[str], cfg: EvalConfig, ctx: DistContext,
+              judged: list[bool] | None = None) -> dict[str, float]:
     """Reduce episode outcomes over processes into `eval/...` metrics: the shared episode metrics
     (`mmrl.episode_metrics`, the same rules as training's), plus pass@k over a group's `samples_per_episode`
     samples and succ@k (multi-turn: the share of sampled episodes first successful within k turns), side by side
-    as UFO compares them."""
-    by_group: dict[int, list[Episode]] = defaultdict(list)
-    for ep in episodes:
-        by_group[ep.request.group].append(ep)
+    as UFO compares them. With `judged` (one flag per episode: its reasoning was judged right), CoT-pass@k
+    counts a sample as correct only when it succeeded and was judged right."""
+    by_group: dict[int, list[tuple[Episode, bool]]] = defaultdict(list)
+    for i, ep in enumerate(episodes):
+        by_group[ep.request.group].append((ep, judged[i] if judged is not None else False))
     sums = episode_sums(episodes, env_names)
-    for group in by_group.values():
+    ks = pass_ks(cfg)
+    for pairs in by_group.values():
+        group = [ep for ep, _ in pairs]
         c = sum(ep.success for ep in group)
-        for k in cfg.pass_k:
+        c_cot = sum(ep.success and ok for ep, ok in pairs)
+        for k in ks:
             sums[f"pass@{k}"][0] += pass_at_k(len(group), c, k)
             sums[f"pass@{k}"][1] += 1
+            if judged is not None:
+                sums[f"cot_pass@{k}"][0] += pass_at_k(len(group), c_cot, k)
+                sums[f"cot_pass@{k}"][1] += 1
+        answers = [answer_of(ep) for ep in group]
+        for n in (1, 2):
+            sums[f"answer_distinct_{n}"][0] += distinct_n(answers, n)
+            sums[f"answer_distinct_{n}"][1] += 1
         for ep in group:
             solved = [first_success_turn(ep)]
             for k in cfg.succ_k:
                 sums[f"succ@{k}"][0] += succ_at_k(solved, k)
                 sums[f"succ@{k}"][1] += 1
-    always = CORE + tuple(f"pass@{k}" for k in cfg.pass_k) + tuple(f"succ@{k}" for k in cfg.succ_k)
+    always = CORE + tuple(f"pass@{k}" for k in ks) + tuple(f"succ@{k}" for k in cfg.succ_k)
     return reduce_sums(sums, ctx, "eval", always)
 
 
+def answer_of(episode: Episode) -> str:
+    """The answer of an episode's last response (inside <answer> tags when there are some, else the whole text)."""
+    if not episode.turns:
+        return ""
+    text = episode.turns[-1].completion.text
+    answer = extract_tag(text, "answer")
+    return (answer if answer is not None else text).strip()
+
+
 def evaluate(runner: EpisodeRunner, env_names: list[str], cfg: EvalConfig, max_new_tokens: int,
-             ctx: DistContext, seed: int = 0) -> dict[str, float]:
-    """Play the held-out episodes and summarise them. Runs under a forked RNG: training's random stream is
-    untouched, so evaluating does not change what training samples next."""
+             ctx: DistContext, seed: int = 0, judge: Judge | None = None) -> dict[str, float]:
+    """Play the held-out episodes and summarise them (with `judge`, also CoT-pass@k). Runs under a forked RNG:
+    training's random stream is untouched, so evaluating does not change what training samples next."""
     requests = eval_requests(len(env_names), cfg, ctx)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -71,7 +109,15 @@ def evaluate(runner: EpisodeRunner, env_names: list[str], cfg: EvalConfig, max_n
     # Thought-collapse indicators (GTR), per process, averaged over processes.
     names, values = zip(*thought_diversity([thought_of(t.completion.text) for ep in episodes for t in ep.turns]).items())
     diversity = {f"eval/{k}": v / ctx.world_size for k, v in zip(names, ctx.sum(list(values)))}
-    return summarize(episodes, env_names, cfg, ctx) | diversity
+    turns = [t for ep in episodes for t in ep.turns]
+    names, values = zip(*prompt_response_mutual_information([t.prompt.text for t in turns],
+                                                            [t.completion.text for t in turns]).items())
+    diversity |= {f"eval/{k}": v / ctx.world_size for k, v in zip(names, ctx.sum(list(values)))}
+    judged = None
+    if judge is not None:
+        judged = [bool(ep.turns) and judge.judge(ep.turns[-1].prompt.text, ep.turns[-1].completion.text,
+                                                 ep.turns[-1].info) for ep in episodes]
+    return summarize(episodes, env_names, cfg, ctx, judged) | diversity
 
 
 def evaluate_checkpoint(target: str, overrides: list[str] = ()) -> dict:
@@ -102,8 +148,10 @@ def evaluate_checkpoint(target: str, overrides: list[str] = ()) -> dict:
     runner = EpisodeRunner(EnvPool(cfg.envs, eval_mode=True), policy,
                            make_backend(cfg.rollout.backend, policy, cfg.rollout.generation_batch_size), cfg.rollout)
     try:
+        from mmrl.judges import make_judge
+
         metrics = evaluate(runner, env_names(cfg.envs), cfg.eval, cfg.rollout.max_new_tokens, ctx,
-                           seed=cfg.train.seed)
+                           seed=cfg.train.seed, judge=make_judge(cfg.eval.cot_judge, cfg.gtr))
     finally:
         runner.close()
     return {"checkpoint": str(ckpt), **{k.removeprefix("eval/"): v for k, v in metrics.items()}}

@@ -33,7 +33,8 @@ from mmrl.distributed import DistContext, Updater, init_distributed, parameter_d
 from mmrl.episode_metrics import episode_metrics
 from mmrl.eval import evaluate
 from mmrl.logger import RunLogger, summarize_run
-from mmrl.metrics import thought_diversity
+from mmrl.judges import make_judge
+from mmrl.metrics import prompt_response_mutual_information, thought_diversity
 from mmrl.models.loading import (
     base_model_path,
     build_tiny_policy,
@@ -144,6 +145,7 @@ class Trainer:
         self._build_rollout()
         self._build_updater()
         self.corrector = make_corrector(cfg.gtr, str(self.ctx.device))
+        self.judge = make_judge(cfg.eval.cot_judge, cfg.gtr, str(self.ctx.device))
         self.dagger = DAggerBuffer()
         self.reference_samples = ReferenceSamples()
         self._open_logger()
@@ -261,6 +263,8 @@ class Trainer:
         self.eval_runner.close()
         if self.corrector is not None:
             self.corrector.close()
+        if self.judge is not None:
+            self.judge.close()
         self.ctx.close()
         return summary
 
@@ -280,8 +284,10 @@ class Trainer:
         samples = [self._sample(i, t, turn) for i, ep in enumerate(episodes) for t, turn in enumerate(ep.turns)]
         stats |= self._old_logprob_pass(samples)
         stats |= self.algorithm.advantages(episodes, samples)
-        thoughts = [thought_of(t.completion.text) for ep in episodes for t in ep.turns]
-        stats |= {f"gtr/{k}": v for k, v in thought_diversity(thoughts).items()}
+        turns = [t for ep in episodes for t in ep.turns]
+        stats |= {f"gtr/{k}": v for k, v in thought_diversity([thought_of(t.completion.text) for t in turns]).items()}
+        stats |= {f"train/{k}": v for k, v in prompt_response_mutual_information(
+            [t.prompt.text for t in turns], [t.completion.text for t in turns]).items()}
         return episodes, samples, stats
 
     def update(self, samples: list[Sample], step: int) -> dict[str, float]:
@@ -513,7 +519,7 @@ class Trainer:
     def evaluate(self, step: int) -> dict[str, float]:
         cfg = self.cfg
         return evaluate(self.eval_runner, self.env_names, cfg.eval, cfg.rollout.max_new_tokens, self.ctx,
-                        seed=cfg.train.seed + step)
+                        seed=cfg.train.seed + step, judge=self.judge)
 
     def save(self, step: int) -> None:
         tmp = checkpoint.begin(self.run_dir, step) if self.ctx.is_main else checkpoint.temp_dir(self.run_dir, step)
