@@ -32,8 +32,8 @@ from mmrl.correctors.guide import ask_corrector, guide
 from mmrl.distributed import DistContext, Updater, init_distributed, parameter_digest
 from mmrl.episode_metrics import episode_metrics
 from mmrl.eval import evaluate
-from mmrl.logger import RunLogger, summarize_run
 from mmrl.judges import make_judge
+from mmrl.logger import RunLogger, summarize_run
 from mmrl.metrics import prompt_response_mutual_information, thought_diversity
 from mmrl.models.loading import (
     base_model_path,
