@@ -107,10 +107,10 @@ def test_the_trainer_never_branches_on_the_algorithms_name():
 
 
 @pytest.mark.parametrize("algo", ["grpo", "ppo", "rloo", "drgrpo", "dapo", "gigpo", "rover"])
-def test_every_algorithm_trains_two_steps_on_a_multi_turn_env_with_two_minibatches(tmp_path, algo):
-    """Two minibatches per step: the shared old-log-prob pass runs, and each algorithm's loss is finite."""
-    Trainer(_config(tmp_path, f"algo.name={algo}", "train.total_steps=2", "algo.minibatch_size=6")).train()
+def test_every_algorithm_trains_a_step_on_a_multi_turn_env_with_two_minibatches(tmp_path, algo):
+    """Two minibatches: the shared old-log-prob pass runs, and each algorithm's loss is finite."""
+    Trainer(_config(tmp_path, f"algo.name={algo}", "train.total_steps=1", "algo.minibatch_size=6")).train()
     rows = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if "losses/loss" in r]
-    assert [r["step"] for r in rows] == [1, 2]
+    assert [r["step"] for r in rows] == [1]
     assert all(abs(r["losses/loss"]) < 1e3 and r["losses/grad_norm"] >= 0 for r in rows)
     assert "train/response_mi" in rows[0]
