@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from mmrl.algos.base import Algorithm, Sample, padded
-from mmrl.algos.ppo_terms import episode_gae, ppo_terms, thought_weights
+from mmrl.algos.ppo_terms import episode_gae, explained_variance, ppo_terms, thought_weights
 from mmrl.algos.tis import sequence_is_weights
 
 
@@ -31,7 +31,9 @@ class PPO(Algorithm):
             s.advantage = float(a)
             s.extra["value_target"] = targets[s.episode][s.turn]
         old_values = [s.old_value for s in samples]
-        return {"train/value_mean": float(np.mean(old_values)) if old_values else 0.0}
+        targets = torch.tensor([s.extra["value_target"] for s in samples])  # (N,)
+        return {"train/value_mean": float(np.mean(old_values)) if old_values else 0.0,
+                "train/explained_variance": explained_variance(torch.tensor(old_values), targets)}
 
     def loss(self, policy, batch: list[Sample], reference) -> tuple[torch.Tensor, dict[str, float]]:
         """Clipped loss on the lambda-scaled log-prob (one ratio per response or per token, as `algo.ratio_level`

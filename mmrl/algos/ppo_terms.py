@@ -84,3 +84,13 @@ def ppo_terms(logprobs: torch.Tensor, mask: torch.Tensor, action_starts: list[in
     vf, vstats = value_loss(values, old_values, returns, sample_weight, value_clip)
     out = {k: float(v) for k, v in stats.items()} | {"value_clip_frac": float(vstats["clip_frac"])}
     return pg, vf, out
+
+
+def explained_variance(values: torch.Tensor, targets: torch.Tensor) -> float:
+    """1 - Var(targets - values) / Var(targets) (population variances): 1 for a perfect critic, 0 for one that
+    predicts a constant, negative for one worse than that; 0 when the targets do not vary. A standard PPO
+    diagnostic (as logged by CleanRL's ppo.py)."""
+    var = targets.var(unbiased=False)
+    if targets.numel() == 0 or var == 0:
+        return 0.0
+    return float(1.0 - (targets - values).var(unbiased=False) / var)

@@ -91,3 +91,11 @@ def test_token_level_clipping_freezes_only_the_token_that_moved():
     pg.backward()
     assert logprobs.grad[0, 0] == 0 and (logprobs.grad[0, 1:] < 0).all()
     assert stats["clip_frac"] == pytest.approx(1 / 3)
+
+
+def test_explained_variance_by_hand():
+    from mmrl.algos.ppo_terms import explained_variance
+
+    # residuals [0, 0, 1]: variance 2/9; targets [1, 2, 4]: variance 14/9 -> 1 - 1/7
+    assert explained_variance(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([1.0, 2.0, 4.0])) == pytest.approx(6 / 7)
+    assert explained_variance(torch.zeros(2), torch.ones(2)) == 0.0  # constant targets
