@@ -6,7 +6,8 @@
 grpo + DPH-RL's forward KL, each from the same per-seed warm-start (made once per seed, then loaded with
 model.path), the same number of RL steps and samples per step. Held-out numbers at the end: pass@k for k = 1 .. 32
 (32 samples per prompt at temperature 1), CoT-pass@1 (rule judge), distinct-n of the answers within a prompt, and
-seconds per RL step. `multiturn`: configs/numberline_gigpo.yaml, gigpo against grpo (one shared warm-start;
+seconds per RL step. Independent invocations (e.g. `--seeds 1` beside `--seeds 2`) share --out; `--report` then
+summarises every finished run. `multiturn`: configs/numberline_gigpo.yaml, gigpo against grpo (one shared warm-start;
 seeds differ in RL sampling). Writes <out>/results.json, <out>/compare_algos.md and docs/compare_algos*.png, and
 prints the table. The CPU time of every run is measured (children's user + system time).
 """
@@ -94,9 +95,15 @@ def summary(run_dir: Path) -> dict[str, float]:
 
 
 def run_part(name: str, spec, seeds: list[int], steps: int, out: Path, eval_args: list[str],
-             shared_warm_start: bool) -> dict:
+             shared_warm_start: bool, report_only: bool = False) -> dict:
     config, methods = spec
     results: dict[str, list[dict]] = {m: [] for m in methods}
+    if report_only:  # summarise the finished runs of several invocations (e.g. one per seed, run side by side)
+        for method in methods:
+            for seed in seeds:
+                if (out / name / method / f"seed{seed}" / "done.json").is_file():
+                    results[method].append(summary(out / name / method / f"seed{seed}"))
+        return results
     for seed in seeds:
         warm = warm_start(config, 0 if shared_warm_start else seed,
                           out / name / f"warm_seed{0 if shared_warm_start else seed}")
@@ -140,27 +147,30 @@ def main() -> None:
     parser.add_argument("--multiturn-steps", type=int, default=10, help="RL steps of each multi-turn run")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "compare_algos")
+    parser.add_argument("--report", action="store_true", help="run nothing: summarise the finished runs in --out")
     args = parser.parse_args()
     start = cpu_seconds()
-    report = {}
+    report: dict = {}
     if args.part in ("text", "all"):
-        text = run_part("text", TEXT, args.seeds, args.steps, args.out, TEXT_EVAL, shared_warm_start=False)
+        text = run_part("text", TEXT, args.seeds, args.steps, args.out, TEXT_EVAL, False, args.report)
         report["text"] = text
         plot_text(text, ROOT / "docs" / "compare_algos_passk.png")
         print(table(text, [("pass@1", "end/pass@1"), ("pass@32", "end/pass@32"), ("CoT-pass@1", "end/cot_pass@1"),
                            ("answer distinct-1", "end/answer_distinct_1"), ("s / step", "s_per_step"),
                            ("CPU s / run", "cpu_s")]))
     if args.part in ("multiturn", "all"):
-        multi = run_part("multiturn", MULTITURN, args.seeds, args.multiturn_steps, args.out, MULTITURN_EVAL,
-                         shared_warm_start=True)
+        multi = run_part("multiturn", MULTITURN, args.seeds, args.multiturn_steps, args.out, MULTITURN_EVAL, True,
+                         args.report)
         report["multiturn"] = multi
         print(table(multi, [("held-out success", "end/success_rate"), ("start", "start/success_rate"),
                             ("train return (last 5)", "train_return_last5"), ("s / step", "s_per_step"),
                             ("CPU s / run", "cpu_s")]))
-    report["cpu_s_total"] = cpu_seconds() - start
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(report, indent=1))
-    print(f"CPU seconds, all runs of this invocation: {report['cpu_s_total']:.0f}")
+    if args.report:
+        runs = [r for part in report.values() for rs in part.values() for r in rs]
+        print(f"CPU seconds of the {len(runs)} runs (warm-starts not included): {sum(r['cpu_s'] for r in runs):.0f}")
+        (args.out / "results.json").write_text(json.dumps(report, indent=1))
+        return
+    print(f"CPU seconds, all runs of this invocation (warm-starts included): {cpu_seconds() - start:.0f}")
 
 
 if __name__ == "__main__":
