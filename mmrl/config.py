@@ -50,7 +50,7 @@ class ModelConfig:
     dtype: str = "float32"
     """Weights dtype: float32, bfloat16 or float16."""
     attn_implementation: str = "sdpa"
-    """Attention kernel passed to transformers (sdpa, eager, flash_attention_2)."""
+    """Attention kernel passed to transformers: sdpa, eager, or flash_attention_2 (flash-attn, CUDA, bf16/fp16 weights)."""
     min_pixels: int = 3136
     """Smallest image area (pixels) the processor resizes to (Qwen2.5-VL's min_pixels)."""
     max_pixels: int = 12845056
@@ -73,6 +73,30 @@ class EnvSpec:
     """Keyword arguments for gymnasium.make when training."""
     eval_kwargs: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments merged over kwargs for held-out evaluation (e.g. {split: test})."""
+
+
+@dataclass
+class VLLMConfig:
+    """Settings of the vLLM engine (rollout.backend: vllm); the defaults work on a fresh CPU machine."""
+
+    kv_cache_gib: float = 1.0
+    """CPU: memory for the KV cache, in GiB (whole numbers; VLLM_CPU_KVCACHE_SPACE)."""
+    gpu_memory_utilization: float = 0.3
+    """GPU: share of the GPU's memory vLLM may take (weights + KV cache); the trainer needs the rest."""
+    max_model_len: int = 4096
+    """Longest prompt + response, in tokens, the engine accepts (sizes its KV cache per sequence)."""
+    max_images_per_prompt: int = 1
+    """Images one prompt may carry (the runner attaches the current observation's image only)."""
+    tensor_parallel_size: int = 1
+    """GPUs one engine spans; each training process has its own engine (colocated)."""
+    dtype: str = "auto"
+    """Engine weights dtype: 'auto' (the training model's), float32, bfloat16 or float16."""
+    enforce_eager: bool = True
+    """Run without CUDA graphs / torch.compile (quick start; graphs help long GPU runs)."""
+    prefix_caching: bool = True
+    """Reuse the KV cache of shared prompt prefixes (a group's G samples, a multi-turn history)."""
+    sleep_mode: bool = False
+    """GPU: free the engine's memory between rollouts (vLLM sleep mode); not supported on CPU."""
 
 
 @dataclass
@@ -104,6 +128,8 @@ class RolloutConfig:
     sync_every: int = 1
     """Optimiser steps between weight syncs to a separate generation engine (vLLM; always before an eval); the HF
     backend generates with the training weights themselves."""
+    vllm: VLLMConfig = field(default_factory=VLLMConfig)
+    """Engine settings for rollout.backend: vllm."""
     tis_cap: float | None = 2.0
     """Truncated importance sampling for a separate generation engine (vLLM): each token's policy-gradient term is
     weighted by min(p_train / p_rollout, tis_cap), correcting the small rollout/training mismatch; None turns it off."""
@@ -606,7 +632,18 @@ def validate(cfg: Config) -> None:
     need(cfg.model.tiny_hidden_size > 0 and cfg.model.tiny_hidden_size % 32 == 0, "model.tiny_hidden_size",
          "a positive multiple of 32 (attention heads of size 32)", cfg.model.tiny_hidden_size)
     _check_choice(errors, "model.dtype", cfg.model.dtype, ("float32", "bfloat16", "float16"))
+    _check_choice(errors, "model.attn_implementation", cfg.model.attn_implementation,
+                  ("sdpa", "eager", "flash_attention_2"))
+    if cfg.model.attn_implementation == "flash_attention_2" and cfg.model.dtype == "float32":
+        errors.append("'model.attn_implementation' flash_attention_2 needs model.dtype bfloat16 or float16; got float32")
     _check_choice(errors, "rollout.backend", cfg.rollout.backend, ("hf", "vllm"))
+    _check_choice(errors, "rollout.vllm.dtype", cfg.rollout.vllm.dtype, ("auto", "float32", "bfloat16", "float16"))
+    need(cfg.rollout.vllm.kv_cache_gib >= 1, "rollout.vllm.kv_cache_gib", ">= 1", cfg.rollout.vllm.kv_cache_gib)
+    need(0 < cfg.rollout.vllm.gpu_memory_utilization <= 1, "rollout.vllm.gpu_memory_utilization", "in (0, 1]",
+         cfg.rollout.vllm.gpu_memory_utilization)
+    for name in ("max_model_len", "max_images_per_prompt", "tensor_parallel_size"):
+        value = getattr(cfg.rollout.vllm, name)
+        need(value > 0, f"rollout.vllm.{name}", "> 0", value)
     from mmrl.algos.registry import ALGORITHMS  # names only: no model code is imported
 
     _check_choice(errors, "algo.name", cfg.algo.name, tuple(ALGORITHMS))

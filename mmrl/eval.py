@@ -145,8 +145,9 @@ def evaluate_checkpoint(target: str, overrides: list[str] = ()) -> dict:
     policy = load_run_policy(cfg.model, base_model_path(cfg.model, run_dir), ckpt)
     policy.model.eval()
     ctx = DistContext()
-    runner = EpisodeRunner(EnvPool(cfg.envs, eval_mode=True), policy,
-                           make_backend(cfg.rollout.backend, policy, cfg.rollout.generation_batch_size), cfg.rollout)
+    base = base_model_path(cfg.model, run_dir)
+    runner = EpisodeRunner(EnvPool(cfg.envs, eval_mode=True), policy, make_backend(cfg.rollout, policy, base),
+                           cfg.rollout)
     try:
         from mmrl.judges import make_judge
 
@@ -154,4 +155,5 @@ def evaluate_checkpoint(target: str, overrides: list[str] = ()) -> dict:
                            seed=cfg.train.seed, judge=make_judge(cfg.eval.cot_judge, cfg.gtr))
     finally:
         runner.close()
+        runner.backend.close()
     return {"checkpoint": str(ckpt), **{k.removeprefix("eval/"): v for k, v in metrics.items()}}

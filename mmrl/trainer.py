@@ -178,7 +178,7 @@ class Trainer:
     def _build_rollout(self) -> None:
         """The generation backend and the episode runners for training and held-out evaluation."""
         cfg = self.cfg
-        self.backend = make_backend(cfg.rollout.backend, self.policy, cfg.rollout.generation_batch_size)
+        self.backend = make_backend(cfg.rollout, self.policy, self.base_path, cfg.train.seed)
         self.runner = EpisodeRunner(EnvPool(cfg.envs), self.policy, self.backend, cfg.rollout)
         self.eval_runner = EpisodeRunner(EnvPool(cfg.envs, eval_mode=True), self.policy, self.backend, cfg.rollout)
         self.env_names = env_names(cfg.envs)
@@ -265,6 +265,8 @@ class Trainer:
             self.corrector.close()
         if self.judge is not None:
             self.judge.close()
+        self.ctx.barrier()
+        self.backend.close()  # before the process group goes: vLLM tears down its groups (and the default one)
         self.ctx.close()
         return summary
 

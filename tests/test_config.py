@@ -212,6 +212,11 @@ def test_float_accepts_int():
         (["optim.schedule=step"], r"'optim\.schedule' must be one of constant, linear, cosine"),
         (["model.tiny=image"], r"'model\.tiny' must be one of vl, text"),
         (["model.dtype=fp16"], r"'model\.dtype' must be one of float32, bfloat16, float16"),
+        (["model.attn_implementation=flash_attention"],
+         r"'model\.attn_implementation' must be one of sdpa, eager, flash_attention_2; got 'flash_attention' "
+         r"\(did you mean 'flash_attention_2'\?\)"),
+        (["model.attn_implementation=flash_attention_2"],
+         r"'model\.attn_implementation' flash_attention_2 needs model\.dtype bfloat16 or float16; got float32"),
         (["rollout.group_size=0"], r"'rollout\.group_size' must be > 0; got 0"),
         (["rollout.groups_per_step=-1"], r"'rollout\.groups_per_step' must be > 0"),
         (["rollout.max_new_tokens=0"], r"'rollout\.max_new_tokens' must be > 0"),
@@ -318,7 +323,7 @@ def test_every_field_has_a_docstring():
         for node in tree.body
         if isinstance(node, ast.ClassDef) and dataclasses.is_dataclass(getattr(module, node.name))
     ]
-    assert len(dataclass_defs) == 10
+    assert len(dataclass_defs) == 11
     for cls in dataclass_defs:
         for i, node in enumerate(cls.body):
             if isinstance(node, ast.AnnAssign):

@@ -29,3 +29,22 @@ def test_every_gpu_check_command_is_a_valid_config(tmp_path):
         if cfg.train.deepspeed:
             ds = json.loads(Path(cfg.train.deepspeed).read_text())
             assert ds["bf16"] == {"enabled": True} and f"zero{ds['zero_optimization']['stage']}" in name
+
+
+def test_every_real_size_command_parses_and_names_a_shipped_deepspeed_config(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # bench_update imports its siblings
+    spec = importlib.util.spec_from_file_location("bench_update", ROOT / "benchmarks" / "bench_update.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    jobs = _gpu_check().real_size_jobs(tmp_path)
+    assert {"update_3b_full", "update_3b_lora64", "update_3b_zero2", "update_3b_zero3"} <= set(jobs)
+    for name, command in jobs.items():
+        at = command.index("benchmarks/bench_update.py") + 1
+        args = bench.parse_args(command[at:])
+        assert (args.layers, args.vision_depth, args.dtype) == (36, 32, "bfloat16")  # the real 3B shapes
+        assert args.out == tmp_path / f"{name}.json"
+        if args.deepspeed:
+            stage = json.loads((ROOT / args.deepspeed).read_text())["zero_optimization"]["stage"]
+            assert "torch.distributed.run" in command and f"zero{stage}" in name
+            bf16 = json.loads(Path(_gpu_check().bf16_deepspeed_json(str(ROOT / args.deepspeed), tmp_path)).read_text())
+            assert bf16["bf16"] == {"enabled": True} and bf16["zero_optimization"]["stage"] == stage

@@ -6,13 +6,14 @@ path branch, exactly as `model.path: /models/Qwen2.5-VL-3B-Instruct` would be.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForImageTextToText, AutoTokenizer
 from transformers.utils import logging as hf_logging
 
-from mmrl.config import ModelConfig
+from mmrl.config import ConfigError, ModelConfig
 from mmrl.models.policy import Policy
 from mmrl.models.processor import VLProcessor
 from mmrl.models.tiny import build_tiny_text, build_tiny_vl
@@ -42,6 +43,7 @@ def load_pretrained_policy(path: str, cfg: ModelConfig) -> Policy:
         raise FileNotFoundError(f"model.path: no such directory: {path!r}")
     if not os.path.isfile(os.path.join(path, "config.json")):
         raise FileNotFoundError(f"model.path: {path!r} has no config.json (not a save_pretrained folder)")
+    check_attention_available(cfg.attn_implementation)
     model_type = AutoConfig.from_pretrained(path).model_type
     kwargs = dict(dtype=_DTYPES[cfg.dtype], attn_implementation=cfg.attn_implementation)
     if model_type in VL_MODEL_TYPES:
@@ -50,6 +52,18 @@ def load_pretrained_policy(path: str, cfg: ModelConfig) -> Policy:
         return Policy(model, processor, processor.tokenizer, is_vl=True)
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     return Policy(model, None, AutoTokenizer.from_pretrained(path, padding_side="left"), is_vl=False)
+
+
+def check_attention_available(name: str) -> None:
+    """flash_attention_2 needs the flash-attn package and a CUDA GPU: without them, one line naming the key rather
+    than an ImportError from deep inside `from_pretrained`."""
+    if name != "flash_attention_2":
+        return
+    missing = [why for why, ok in [("the flash-attn package is not installed", importlib.util.find_spec("flash_attn")),
+                                   ("no CUDA GPU is visible", torch.cuda.is_available())] if not ok]
+    if missing:
+        raise ConfigError(f"'model.attn_implementation' flash_attention_2 cannot run here: {' and '.join(missing)}; "
+                          "use sdpa (the default)")
 
 
 def prepare_for_training(policy: Policy, cfg: ModelConfig, adapter_path: str | None = None) -> Policy:

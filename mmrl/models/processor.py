@@ -7,8 +7,13 @@ import beside the CPU torch build we pin. mmrl feeds images only, so the process
 
 from __future__ import annotations
 
+import json
+import os
+
 from transformers import AutoTokenizer, Qwen2_5_VLProcessor
 from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+VIDEO_CONFIG = "video_preprocessor_config.json"
 
 
 class VLProcessor(Qwen2_5_VLProcessor):
@@ -22,6 +27,21 @@ class VLProcessor(Qwen2_5_VLProcessor):
         if argument is None:
             return None
         return super().check_argument_for_proper_class(argument_name, argument)
+
+    def save_pretrained(self, save_directory, **kwargs):
+        """Save as usual, plus a video-processor config with the image settings: engines that load the full
+        Qwen2.5-VL processor from the folder (vLLM) require one, even for image-only prompts."""
+        out = super().save_pretrained(save_directory, **kwargs)
+        image = self.image_processor
+        video = {
+            "video_processor_type": "Qwen2VLVideoProcessor", "processor_class": "Qwen2_5_VLProcessor",
+            "patch_size": image.patch_size, "temporal_patch_size": image.temporal_patch_size,
+            "merge_size": image.merge_size, "image_mean": list(image.image_mean), "image_std": list(image.image_std),
+            "size": dict(image.size), "do_resize": True, "do_rescale": True, "do_normalize": True,
+        }
+        with open(os.path.join(save_directory, VIDEO_CONFIG), "w", encoding="utf-8") as fh:
+            json.dump(video, fh, indent=2)
+        return out
 
     @classmethod
     def load(cls, path: str, min_pixels: int | None = None, max_pixels: int | None = None) -> VLProcessor:

@@ -1,7 +1,7 @@
 """Generation backends: turn encoded prompts into sampled completions.
 
-`HFBackend` runs `transformers` generate on the training model itself (CPU or one GPU). A vLLM backend plugs in
-behind the same `GenerationBackend` protocol (imported lazily; it needs the GPU install, `pip install .[gpu]`).
+`HFBackend` runs `transformers` generate on the training model itself (CPU or one GPU). `VLLMBackend`
+(`mmrl.rollout.vllm_backend`, imported lazily) runs the vLLM engine beside the trainer and is synced after updates.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from mmrl.config import RolloutConfig
 from mmrl.models.policy import Policy, Prompt
 
 
@@ -49,6 +50,9 @@ class GenerationBackend(Protocol):
     def sync(self) -> None:
         """Make generation use the policy's current weights (called by the trainer after optimiser steps)."""
 
+    def close(self) -> None:
+        """Release the backend's resources (an engine, its process groups)."""
+
 
 class HFBackend:
     """Batched `model.generate` on the policy's own weights (always in sync with training)."""
@@ -62,6 +66,9 @@ class HFBackend:
 
     def sync(self) -> None:
         """Nothing to do: generation runs on the training weights themselves."""
+
+    def close(self) -> None:
+        """Nothing to release."""
 
     @torch.no_grad()
     def generate(self, prompts: list[Prompt], params: SamplingParams) -> list[Completion]:
@@ -108,11 +115,13 @@ class HFBackend:
         return completions
 
 
-def make_backend(name: str, policy: Policy, batch_size: int) -> GenerationBackend:
-    if name == "hf":
-        return HFBackend(policy, batch_size)
-    if name == "vllm":
-        raise NotImplementedError(
-            "rollout.backend=vllm: the vLLM backend is not implemented yet; GenerationBackend is the seam it plugs into"
-        )
-    raise ValueError(f"rollout.backend: unknown backend {name!r} (choose 'hf' or 'vllm')")
+def make_backend(cfg: RolloutConfig, policy: Policy, model_path: str, seed: int = 0) -> GenerationBackend:
+    """The configured backend for `policy`; vLLM loads the checkpoint folder `model_path` (the run's base weights)
+    and then takes the policy's current weights."""
+    if cfg.backend == "hf":
+        return HFBackend(policy, cfg.generation_batch_size)
+    if cfg.backend == "vllm":
+        from mmrl.rollout.vllm_backend import VLLMBackend  # lazy: vLLM is an optional, heavy install
+
+        return VLLMBackend(policy, model_path, cfg.vllm, seed)
+    raise ValueError(f"rollout.backend: unknown backend {cfg.backend!r} (choose 'hf' or 'vllm')")

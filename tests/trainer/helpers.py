@@ -29,3 +29,12 @@ def mmrl_cmd(*args: str) -> list[str]:
 def run_mmrl(*args: str, extra_path: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(mmrl_cmd(*args), cwd=REPO, env=mmrl_env(extra_path), capture_output=True, text=True,
                           timeout=timeout)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -12,6 +12,7 @@ import pytest
 from mmrl import checkpoint
 from mmrl.logger import read_jsonl
 from tests.trainer.helpers import REPO, SMALL, mmrl_cmd, mmrl_env, run_mmrl
+from tests.vllm_support import require_vllm
 
 CONFIG = "configs/quickstart.yaml"
 ARGS = [*SMALL, "train.total_steps=8", "train.save_every=2", "train.eval_every=4", "train.keep_checkpoints=10",
@@ -23,12 +24,17 @@ def _rewards(run_dir):
 
 
 @pytest.mark.slow
-def test_sigkill_and_resume_reproduces_the_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("backend", ["hf", pytest.param("vllm", marks=pytest.mark.vllm)])
+def test_sigkill_and_resume_reproduces_the_uninterrupted_run(tmp_path, backend):
+    """With vLLM too: each request's seed comes from (run seed, step, rank, turn, index), not the engine's state."""
+    if backend == "vllm":
+        require_vllm()
+    args = [*ARGS, f"rollout.backend={backend}"]
     straight, killed = tmp_path / "straight", tmp_path / "killed"
-    done = run_mmrl("train", CONFIG, *ARGS, f"train.output_dir={straight}")
+    done = run_mmrl("train", CONFIG, *args, f"train.output_dir={straight}")
     assert done.returncode == 0, done.stderr[-3000:]
 
-    proc = subprocess.Popen(mmrl_cmd("train", CONFIG, *ARGS, f"train.output_dir={killed}"), cwd=REPO,
+    proc = subprocess.Popen(mmrl_cmd("train", CONFIG, *args, f"train.output_dir={killed}"), cwd=REPO,
                             env=mmrl_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
     while time.time() < deadline and not any(s >= 4 for s, _ in checkpoint.complete_checkpoints(killed)):
@@ -38,7 +44,7 @@ def test_sigkill_and_resume_reproduces_the_uninterrupted_run(tmp_path):
     saved = [s for s, _ in checkpoint.complete_checkpoints(killed)]
     assert saved and max(saved) < 8, f"the run was not killed midway (checkpoints {saved})"
 
-    resumed = run_mmrl("train", CONFIG, *ARGS, f"train.output_dir={killed}")
+    resumed = run_mmrl("train", CONFIG, *args, f"train.output_dir={killed}")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"Resuming from {killed / 'checkpoints' / f'step_{max(saved)}'}" in resumed.stdout + resumed.stderr
     expected, got = _rewards(straight), _rewards(killed)

@@ -62,6 +62,9 @@ class OffsetLogprobs:
     def sync(self):
         self.inner.sync()
 
+    def close(self):
+        self.inner.close()
+
 
 @pytest.mark.parametrize(("offset", "clipped"), [(-0.3, 0.0), (-1.0, 1.0), (0.5, 0.0)])
 def test_rollout_logprobs_give_the_logged_gap_and_the_share_of_tokens_at_the_tis_cap(tmp_path, offset, clipped):
