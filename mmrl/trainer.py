@@ -210,8 +210,9 @@ class Trainer:
         params = list(self.policy.model.parameters())
         size = sum(getattr(p, "ds_numel", p.numel()) for p in params) / 1e6  # ds_numel: ZeRO-3's partitioned size
         self._print(f"policy: {size:.2f}M parameters, {params[0].dtype}, on {params[0].device}; "
-                    f"{self.ctx.world_size} process(es); algorithm {cfg.algo.name}"
-                    + (f", DeepSpeed ZeRO-{self.updater.zero_stage}" if cfg.train.deepspeed else ""))
+                    f"{self.ctx.world_size} process(es)"
+                    + (f", DeepSpeed ZeRO-{self.updater.zero_stage}" if cfg.train.deepspeed else "")
+                    + f"; algorithm {cfg.algo.name}")
 
     def _restore(self) -> None:
         """Optimiser, RNG and DAgger buffer of the checkpoint being resumed (the weights were loaded with the policy)."""
