@@ -220,7 +220,7 @@ class MmrlStepper:
         t0 = time.perf_counter()
         episodes, samples, _ = self.trainer.collect(step)
         t1 = time.perf_counter()
-        self.trainer.update(samples)
+        self.trainer.update(samples, step)
         t2 = time.perf_counter()
         self.trainer.backend.sync()  # as Trainer.train does after each update (rollout.sync_every=1)
         t3 = time.perf_counter()

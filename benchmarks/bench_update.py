@@ -3,7 +3,7 @@
     python benchmarks/bench_update.py [--lora 64] [--gradient-checkpointing] [--out result.json]
     torchrun --standalone --nproc_per_node 1 benchmarks/bench_update.py --deepspeed configs/deepspeed/zero3.json
 
-One update = the trainer's own GRPO loss (`mmrl.trainer.policy_loss`: clipped policy gradient on the scored
+One update = the trainer's own GRPO loss (`mmrl.algos.grpo.GRPO.loss`: clipped policy gradient on the scored
 completions) on a micro-batch of `--sequences` rows (each: a text prompt with one image, then a completion), its
 backward and the optimiser step, through `mmrl.distributed.Updater` (plain AdamW with float32 master weights, or
 the DeepSpeed engine). No generation: this measures the update alone. The model is built from the published
@@ -28,12 +28,13 @@ from gpu_check import bf16_deepspeed_json
 from qwen_shapes import QWEN2_5_VL_3B_PARAMETERS, Batch, qwen2_5_vl_3b_config, train_step_flops
 from transformers import Qwen2_5_VLForConditionalGeneration
 
+from mmrl.algos.base import Sample
+from mmrl.algos.registry import make_algorithm
 from mmrl.config import Config, LoraConfig, ModelConfig
 from mmrl.distributed import Updater, init_distributed
 from mmrl.models.loading import check_attention_available, prepare_for_training
 from mmrl.models.policy import Policy, Prompt
 from mmrl.models.tokenizer import train_tokenizer
-from mmrl.trainer import Sample, policy_loss
 
 ROOT = Path(__file__).resolve().parents[1]
 PATCH_PIXELS = 14
@@ -65,7 +66,7 @@ def random_samples(policy: Policy, batch: Batch, vocab: int, seed: int = 0) -> l
         prompt = Prompt([], "", ids, [], pixels, torch.tensor([[t, h, w]]))
         for _ in range(batch.group_size):
             advantage = float(torch.randint(2, (1,), generator=gen)) * 2 - 1
-            samples.append(Sample(prompt, tokens(batch.completion_len).tolist(), advantage))
+            samples.append(Sample(prompt, tokens(batch.completion_len).tolist(), advantage=advantage))
     return samples
 
 
@@ -101,6 +102,7 @@ def run(args: argparse.Namespace) -> dict:
     cfg = Config()
     cfg.algo.kl_coef, cfg.optim.lr = 0.0, 1e-6
     steps = args.warmup + args.steps
+    algorithm = make_algorithm(cfg)  # grpo
     updater = Updater(model, cfg.optim, steps, args.sequences, ctx, deepspeed)
     params = list(model.parameters())
     total = sum(getattr(p, "ds_numel", p.numel()) for p in params)
@@ -112,7 +114,7 @@ def run(args: argparse.Namespace) -> dict:
         if cuda:
             torch.cuda.synchronize()
         start = time.perf_counter()
-        loss, _ = policy_loss(policy, None, samples, None, cfg)
+        loss, _ = algorithm.loss(policy, samples, None)
         norms.append(updater.micro_step(loss))
         if cuda:
             torch.cuda.synchronize()

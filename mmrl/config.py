@@ -153,15 +153,17 @@ class RolloutConfig:
 @dataclass
 class AlgoConfig:
     name: str = "grpo"
-    """'grpo' (group-relative advantages of episode returns) or 'ppo' (a value head and per-step GAE, RL4VLM)."""
+    """The RL algorithm (mmrl.algos.registry): 'grpo', 'ppo' (value head, per-step GAE; RL4VLM), 'rloo',
+    'drgrpo', 'dapo', 'gigpo' or 'rover'."""
     advantage: str = "grpo"
-    """Advantage estimator: 'grpo' (mean and std of the group) or 'drgrpo' (mean only, no std division)."""
+    """algo.name grpo only: 'grpo' (mean and std of the group) or 'drgrpo' (mean only, no std division)."""
     clip_low: float = 0.2
     """PPO clip range below 1 (ratio >= 1 - clip_low)."""
-    clip_high: float = 0.2
-    """PPO clip range above 1 (ratio <= 1 + clip_high); 0.28 is DAPO's clip-higher."""
-    loss_agg: str = "token-mean"
-    """Loss aggregation: 'token-mean', 'seq-mean-token-mean' or 'seq-mean-token-sum'."""
+    clip_high: float | None = None
+    """PPO clip range above 1 (ratio <= 1 + clip_high); None: the algorithm's (0.2; dapo 0.28, clip-higher)."""
+    loss_agg: str | None = None
+    """Loss aggregation: 'token-mean', 'seq-mean-token-mean' or 'seq-mean-token-sum'; None: the algorithm's
+    (token-mean; drgrpo seq-mean-token-sum)."""
     kl_coef: float = 0.0
     """Weight of the KL penalty to the reference policy (the one RL starts from: after the warm-start if any);
     0 skips the reference model."""
@@ -174,7 +176,7 @@ class AlgoConfig:
     minibatch_size: int = 64
     """Samples per optimiser step (per process)."""
     gamma: float = 0.9
-    """PPO: discount per env step."""
+    """PPO and GiGPO: discount per env step (GiGPO's step returns; verl-agent uses 0.95)."""
     gae_lambda: float = 0.95
     """PPO: GAE lambda (0 one-step TD, 1 Monte Carlo)."""
     value_coef: float = 0.5
@@ -191,6 +193,31 @@ class AlgoConfig:
     ratios, lambda-weighted token losses summed per response: same gradient at ratio 1, steadier for small models)."""
     normalize_advantages: bool = True
     """PPO: standardise the GAE advantages over the batch."""
+    dynamic_sampling: bool | None = None
+    """DAPO's dynamic sampling: drop groups whose returns are all equal and sample more groups until the step has
+    rollout.groups_per_step of them (at most algo.max_resample_rounds extra rounds); None: the algorithm's (dapo on)."""
+    max_resample_rounds: int = 3
+    """Dynamic sampling: most extra rounds of rollout.groups_per_step groups per step."""
+    overlong_buffer: int | None = None
+    """DAPO's overlong shaping: a response longer than rollout.max_new_tokens - overlong_buffer tokens loses up to 1
+    reward, linearly, reaching -1 at max_new_tokens; 0 off; None: the algorithm's (dapo: max_new_tokens // 4)."""
+    gigpo_omega: float = 1.0
+    """GiGPO: weight of the step-level (anchor-state) advantage added to the episode-level one."""
+    divergence: str = "none"
+    """DPH-RL's divergence to the reference policy: 'none', 'reverse_kl' (on the policy's own samples, with
+    algo.kl_estimator), 'forward_kl' or 'js' (on stored samples of the reference for prompts it already solves);
+    weighted by algo.divergence_coef. Combines with grpo, rloo, drgrpo, dapo."""
+    divergence_coef: float = 0.0
+    """Weight eta of algo.divergence."""
+    divergence_batch: int = 16
+    """forward_kl / js: stored reference samples drawn for each minibatch."""
+    reference_reset_every: int = 0
+    """ProRL: every this many RL steps, reset the reference policy to the current one and clear the optimiser's
+    moments (a reset is logged as train/reference_reset); 0 never."""
+    rover_rho: float = 1.0
+    """ROVER: scale rho of the Q-value rho * (log pi - log pi_rollout)."""
+    gigpo_std_norm: bool = False
+    """GiGPO: divide both advantages by their group's std ('mean_std_norm'); false subtracts the mean only."""
 
 
 @dataclass
@@ -291,7 +318,11 @@ class EvalConfig:
     temperature: float = 0.0
     """Sampling temperature in evaluation; 0 is greedy."""
     pass_k: list[int] = field(default_factory=lambda: [1])
-    """k values reported as pass@k (each <= samples_per_episode)."""
+    """k values reported as pass@k (each <= samples_per_episode); with samples_per_episode = n > 1 the curve
+    k = 1, 2, 4, ... n is reported too (n up to 64 is practical)."""
+    cot_judge: str = "none"
+    """CoT-pass@k (eval/cot_pass@k: answer and reasoning both right): 'none', 'rule' (every equation in the
+    thought must hold) or 'corrector' (the verdict of the model named by gtr.corrector / gtr.model)."""
     succ_k: list[int] = field(default_factory=lambda: [1, 3, 5])
     """k values reported as succ@k: share of episodes first successful within k turns (UFO; multi-turn envs)."""
     seed_offset: int = 1_000_000
@@ -655,19 +686,41 @@ def validate(cfg: Config) -> None:
     for name in ("max_model_len", "max_images_per_prompt", "tensor_parallel_size"):
         value = getattr(cfg.rollout.vllm, name)
         need(value > 0, f"rollout.vllm.{name}", "> 0", value)
-    _check_choice(errors, "algo.name", cfg.algo.name, ("grpo", "ppo"))
+    from mmrl.algos.registry import ALGORITHMS  # names only: no model code is imported
+
+    _check_choice(errors, "algo.name", cfg.algo.name, tuple(ALGORITHMS))
     _check_choice(errors, "algo.ratio_level", cfg.algo.ratio_level, ("sequence", "token"))
+    _check_choice(errors, "eval.cot_judge", cfg.eval.cot_judge, ("none", "rule", "corrector"))
+    if cfg.eval.cot_judge == "corrector" and cfg.gtr.corrector == "none":
+        errors.append("'eval.cot_judge' corrector needs gtr.corrector (oracle, openai or hf) to name the judge")
     if cfg.gtr.corrector != "none" and cfg.algo.name != "ppo":
         errors.append("'gtr.corrector' needs algo.name: ppo (GTR trains alongside PPO)")
     if cfg.gtr.corrector in ("openai", "hf") and not cfg.gtr.model:
         errors.append(f"'gtr.model' must name the corrector model for gtr.corrector: {cfg.gtr.corrector}")
     _check_choice(errors, "algo.advantage", cfg.algo.advantage, ("grpo", "drgrpo"))
-    _check_choice(
-        errors,
-        "algo.loss_agg",
-        cfg.algo.loss_agg,
-        ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum"),
-    )
+    if cfg.algo.loss_agg is not None:
+        _check_choice(errors, "algo.loss_agg", cfg.algo.loss_agg,
+                      ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum"))
+    if cfg.algo.name == "dapo" and cfg.algo.kl_coef > 0:
+        errors.append(f"'algo.kl_coef' must be 0 for algo.name: dapo (DAPO uses no KL); got {cfg.algo.kl_coef!r}")
+    if cfg.algo.name in ("rloo",) and cfg.rollout.group_size < 2:
+        errors.append(f"'rollout.group_size' must be >= 2 for algo.name: rloo (leave-one-out baseline); got "
+                      f"{cfg.rollout.group_size!r}")
+    _check_choice(errors, "algo.divergence", cfg.algo.divergence, ("none", "reverse_kl", "forward_kl", "js"))
+    need(cfg.algo.divergence_coef >= 0, "algo.divergence_coef", ">= 0", cfg.algo.divergence_coef)
+    if cfg.algo.divergence != "none":
+        need(cfg.algo.divergence_coef > 0, "algo.divergence_coef", f"> 0 with algo.divergence: {cfg.algo.divergence}",
+             cfg.algo.divergence_coef)
+    need(cfg.algo.divergence_batch > 0, "algo.divergence_batch", "> 0", cfg.algo.divergence_batch)
+    need(cfg.algo.reference_reset_every >= 0, "algo.reference_reset_every", ">= 0", cfg.algo.reference_reset_every)
+    if cfg.algo.reference_reset_every > 0 and cfg.algo.kl_coef <= 0 and cfg.algo.divergence == "none":
+        errors.append("'algo.reference_reset_every' needs a reference policy: set algo.kl_coef > 0 or algo.divergence")
+    if cfg.algo.reference_reset_every > 0 and cfg.train.deepspeed:
+        errors.append("'algo.reference_reset_every' clears the optimiser's moments, which mmrl does not do under "
+                      "DeepSpeed (train.deepspeed)")
+    if cfg.algo.overlong_buffer is not None:
+        need(0 <= cfg.algo.overlong_buffer <= cfg.rollout.max_new_tokens, "algo.overlong_buffer",
+             f"in [0, rollout.max_new_tokens] = [0, {cfg.rollout.max_new_tokens}] or null", cfg.algo.overlong_buffer)
     _check_choice(errors, "algo.kl_estimator", cfg.algo.kl_estimator, ("k1", "k2", "k3"))
 
     for place, value in [
@@ -694,7 +747,8 @@ def validate(cfg: Config) -> None:
         ("rollout.history_turns", cfg.rollout.history_turns),
         ("rollout.temperature", cfg.rollout.temperature),
         ("algo.clip_low", cfg.algo.clip_low),
-        ("algo.clip_high", cfg.algo.clip_high),
+        ("algo.clip_high", 0.0 if cfg.algo.clip_high is None else cfg.algo.clip_high),
+        ("algo.max_resample_rounds", cfg.algo.max_resample_rounds),
         ("algo.kl_coef", cfg.algo.kl_coef),
         ("optim.lr", cfg.optim.lr),
         ("algo.entropy_coef", cfg.algo.entropy_coef),

@@ -111,29 +111,37 @@ def parameter_digest(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def lr_lambda(cfg: OptimConfig, total_updates: int, sft_updates: int = 0, sft_scale: float = 1.0):
-    """`sft_updates` warm-start updates at `sft_scale` times the peak LR, then the RL schedule: linear warm-up,
-    then constant, linear or cosine decay to 0 at `total_updates`."""
+def lr_factor(cfg: OptimConfig, update: int, clock: float, total_steps: int, updates_per_step: int,
+              sft_updates: int = 0, sft_scale: float = 1.0) -> float:
+    """The LR multiplier of optimiser update `update` (counted from 0, warm-start updates included).
 
-    def factor(update: int) -> float:
-        if update < sft_updates:
-            return sft_scale
-        update -= sft_updates
-        if update < cfg.warmup_steps:
-            return (update + 1) / cfg.warmup_steps
-        if cfg.schedule == "constant":
-            return 1.0
-        progress = min(1.0, (update - cfg.warmup_steps) / max(1, total_updates - cfg.warmup_steps))
-        return 1.0 - progress if cfg.schedule == "linear" else 0.5 * (1.0 + math.cos(math.pi * progress))
-
-    return factor
+    `sft_updates` warm-start updates run at `sft_scale` times the peak LR. Then the RL schedule: a linear warm-up
+    over `cfg.warmup_steps` optimiser updates, then constant, or linear/cosine decay over the run's progress
+    measured in RL steps: `clock` = RL steps done, fractional within a step (update k of a step with n updates adds
+    k / n), so the decay reaches 0 exactly after the last update of step `total_steps` however many updates each
+    step makes (a multi-turn step makes one sample per turn, so its update count varies). The warm-up counts as
+    warmup_steps / updates_per_step RL steps; with a constant count n per step this is the decay over
+    total_steps * n updates exactly.
+    """
+    if update < sft_updates:
+        return sft_scale
+    update -= sft_updates
+    if update < cfg.warmup_steps:
+        return (update + 1) / cfg.warmup_steps
+    if cfg.schedule == "constant":
+        return 1.0
+    warm = cfg.warmup_steps / updates_per_step  # the warm-up, in RL steps
+    progress = min(1.0, max(0.0, (clock - warm) / max(total_steps - warm, 1.0 / updates_per_step)))
+    return 1.0 - progress if cfg.schedule == "linear" else 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 class Updater:
     """Backward and optimiser steps for micro-batches; `engine` is the DeepSpeed engine when one is used."""
 
-    def __init__(self, model: torch.nn.Module, cfg: OptimConfig, total_updates: int, micro_batch: int,
+    def __init__(self, model: torch.nn.Module, cfg: OptimConfig, total_steps: int, micro_batch: int,
                  ctx: DistContext, deepspeed_config: str | None, sft_updates: int = 0, sft_lr: float | None = None):
+        """`total_steps`: RL steps of the run (the LR schedule's length; see `lr_factor`); the trainer announces
+        each step's number of optimiser updates with `begin_step`."""
         self.cfg = cfg
         params = [p for p in model.parameters() if p.requires_grad]
         # bf16/fp16 weights without DeepSpeed: AdamW steps on float32 master copies, written back rounded after each
@@ -146,7 +154,16 @@ class Updater:
         optimizer = torch.optim.AdamW(self._master or params, lr=cfg.lr, betas=tuple(cfg.betas),
                                       weight_decay=cfg.weight_decay)
         sft_scale = (sft_lr if sft_lr is not None else cfg.lr) / cfg.lr
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(cfg, total_updates, sft_updates, sft_scale))
+        # Where the RL run stands: RL steps before the current one, its first update, its number of updates.
+        self._step = {"done": 0, "first_update": sft_updates, "updates": 1}
+        where = self._step
+
+        def factor(update: int) -> float:
+            clock = where["done"] + (update - where["first_update"]) / where["updates"]
+            return lr_factor(cfg, update, clock, total_steps, where["updates"], sft_updates, sft_scale)
+
+        self._factor = factor
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         self.engine = None
         self._micro = 0
         if deepspeed_config is not None:
@@ -200,6 +217,21 @@ class Updater:
                 for master, param in zip(self._master, self._low_precision):
                     param.copy_(master)
         return norm
+
+    def begin_step(self, step: int, updates: int) -> None:
+        """RL step `step` (from 1) is about to make `updates` optimiser updates: place the schedule's clock."""
+        update = self.scheduler.last_epoch  # optimiser updates done so far
+        self._step.update(done=step - 1, first_update=update, updates=max(updates, 1))
+        groups = self.scheduler.optimizer.param_groups  # the optimiser the schedule drives (under a ZeRO wrapper too)
+        for group, base in zip(groups, self.scheduler.base_lrs):
+            group["lr"] = base * self._factor(update)
+        self.scheduler._last_lr = [group["lr"] for group in groups]
+
+    def reset_moments(self) -> None:
+        """Forget the optimiser's running moments (ProRL's reference reset restarts AdamW's state)."""
+        if self.engine is not None:
+            raise NotImplementedError("clearing the optimiser state under DeepSpeed is not supported")
+        self.optimizer.state.clear()
 
     @property
     def lr(self) -> float:

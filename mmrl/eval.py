@@ -1,4 +1,6 @@
-"""Held-out evaluation: success rate per env, unbiased pass@k, succ@k, response length and format-error rate."""
+"""Held-out evaluation: success rate per env, unbiased pass@k (a curve k = 1, 2, 4, ... n over n samples per
+prompt), CoT-pass@k (with a reasoning judge), succ@k, response length, format-error rate, answer diversity and the
+prompt/response mutual information."""
 
 from __future__ import annotations
 
@@ -8,7 +10,16 @@ import torch
 
 from mmrl.config import EvalConfig
 from mmrl.distributed import DistContext
-from mmrl.metrics import pass_at_k, succ_at_k, thought_diversity
+from mmrl.episode_metrics import CORE, episode_sums, reduce_sums
+from mmrl.judges import Judge
+from mmrl.metrics import (
+    distinct_n,
+    pass_at_k,
+    pass_k_curve,
+    prompt_response_mutual_information,
+    succ_at_k,
+    thought_diversity,
+)
 from mmrl.rollout.backends import SamplingParams
 from mmrl.rollout.runner import Episode, EpisodeRequest, EpisodeRunner
 
@@ -34,72 +45,61 @@ def first_success_turn(episode: Episode) -> int | None:
     return next((t for t, turn in enumerate(episode.turns) if turn.info.get("success", False)), None)
 
 
-def summarize(episodes: list[Episode], env_names: list[str], cfg: EvalConfig, ctx: DistContext) -> dict[str, float]:
-    """Reduce episode outcomes over processes into `eval/...` metrics.
+def pass_ks(cfg: EvalConfig) -> list[int]:
+    """The k of the reported pass@k: the configured ones, plus the curve 1, 2, 4, ... n when n > 1 samples."""
+    n = cfg.samples_per_episode
+    return pass_k_curve(n, cfg.pass_k) if n > 1 else list(cfg.pass_k)
 
-    pass@k (single-turn, over a group's `samples_per_episode` samples) and succ@k (multi-turn: the share of
-    sampled episodes first successful within k turns) sit side by side, as UFO compares them."""
-    by_group: dict[int, list[Episode]] = defaultdict(list)
-    for ep in episodes:
-        by_group[ep.request.group].append(ep)
-    # Sums and counts, so that processes can add theirs before dividing.
-    sums: dict[str, float] = defaultdict(float)
-    for group in by_group.values():
-        label = env_names[group[0].request.env_index]
+
+def summarize(episodes: list[Episode], env_names: list[str], cfg: EvalConfig, ctx: DistContext,
+              judged: list[bool] | None = None) -> dict[str, float]:
+    """Reduce episode outcomes over processes into `eval/...` metrics: the shared episode metrics
+    (`mmrl.episode_metrics`, the same rules as training's), plus pass@k over a group's `samples_per_episode`
+    samples and succ@k (multi-turn: the share of sampled episodes first successful within k turns), side by side
+    as UFO compares them. With `judged` (one flag per episode: its reasoning was judged right), CoT-pass@k
+    counts a sample as correct only when it succeeded and was judged right."""
+    by_group: dict[int, list[tuple[Episode, bool]]] = defaultdict(list)
+    for i, ep in enumerate(episodes):
+        by_group[ep.request.group].append((ep, judged[i] if judged is not None else False))
+    sums = episode_sums(episodes, env_names)
+    ks = pass_ks(cfg)
+    for pairs in by_group.values():
+        group = [ep for ep, _ in pairs]
         c = sum(ep.success for ep in group)
-        for k in cfg.pass_k:
-            sums[f"pass@{k}"] += pass_at_k(len(group), c, k)
-        sums[f"{label}/episodes"] += 1
-        sums[f"{label}/success"] += c / len(group)
-        sums["episodes"] += 1
-        sums["success"] += c / len(group)
+        c_cot = sum(ep.success and ok for ep, ok in pairs)
+        for k in ks:
+            sums[f"pass@{k}"][0] += pass_at_k(len(group), c, k)
+            sums[f"pass@{k}"][1] += 1
+            if judged is not None:
+                sums[f"cot_pass@{k}"][0] += pass_at_k(len(group), c_cot, k)
+                sums[f"cot_pass@{k}"][1] += 1
+        answers = [answer_of(ep) for ep in group]
+        for n in (1, 2):
+            sums[f"answer_distinct_{n}"][0] += distinct_n(answers, n)
+            sums[f"answer_distinct_{n}"][1] += 1
         for ep in group:
             solved = [first_success_turn(ep)]
             for k in cfg.succ_k:
-                sums[f"succ@{k}"] += succ_at_k(solved, k)
-            sums["samples"] += 1
-            sums["return"] += ep.total_reward
-            sums["turns"] += len(ep.turns)
-            sums["response_tokens"] += sum(len(t.completion.token_ids) for t in ep.turns)
-            flags = [t.info["format_error"] for t in ep.turns if "format_error" in t.info]
-            sums["format_checked"] += len(flags)
-            sums["format_errors"] += sum(bool(f) for f in flags)
-            # Reward components and IoU of the episode's last turn (e.g. SATORI's reward/bbox, iou).
-            last = ep.turns[-1].info if ep.turns else {}
-            for key, value in last.items():
-                if (key.startswith("reward/") or key == "iou") and isinstance(value, (int, float)) \
-                        and not isinstance(value, bool):
-                    sums[f"component:{key}"] += float(value)
-                    sums[f"component_n:{key}"] += 1
-    keys = sorted(set(ctx.union(set(sums))) | {f"{e}/episodes" for e in env_names} | {f"{e}/success" for e in env_names}
-                  | {"episodes", "success", "samples", "return", "turns", "response_tokens", "format_checked",
-                     "format_errors"} | {f"pass@{k}" for k in cfg.pass_k}
-                  | {f"succ@{k}" for k in cfg.succ_k})
-    total = dict(zip(keys, ctx.sum([sums.get(k, 0.0) for k in keys])))
-    out = {
-        "eval/success_rate": total["success"] / max(total["episodes"], 1),
-        "eval/return_mean": total["return"] / max(total["samples"], 1),
-        "eval/response_length": total["response_tokens"] / max(total["turns"], 1),
-        "eval/turns_mean": total["turns"] / max(total["samples"], 1),
-        "eval/format_error_rate": total["format_errors"] / max(total["format_checked"], 1),
-    }
-    for k in cfg.pass_k:
-        out[f"eval/pass@{k}"] = total[f"pass@{k}"] / max(total["episodes"], 1)
-    for k in cfg.succ_k:
-        out[f"eval/succ@{k}"] = total[f"succ@{k}"] / max(total["samples"], 1)
-    for key in keys:
-        if key.startswith("component:") and total[f"component_n:{key[10:]}"] > 0:
-            out[f"eval/{key[10:]}"] = total[key] / total[f"component_n:{key[10:]}"]
-    if len(env_names) > 1:
-        for e in env_names:
-            out[f"eval/{e}/success_rate"] = total[f"{e}/success"] / max(total[f"{e}/episodes"], 1)
-    return out
+                sums[f"succ@{k}"][0] += succ_at_k(solved, k)
+                sums[f"succ@{k}"][1] += 1
+    always = CORE + tuple(f"pass@{k}" for k in ks) + tuple(f"succ@{k}" for k in cfg.succ_k)
+    return reduce_sums(sums, ctx, "eval", always)
+
+
+def answer_of(episode: Episode) -> str:
+    """The answer (the action, as the env's response format reads it) of an episode's last response; the whole
+    text when the format finds none."""
+    if not episode.turns:
+        return ""
+    text = episode.turns[-1].completion.text
+    answer = episode.response_format.action(text)
+    return (answer if answer is not None else text).strip()
 
 
 def evaluate(runner: EpisodeRunner, env_names: list[str], cfg: EvalConfig, max_new_tokens: int,
-             ctx: DistContext, seed: int = 0) -> dict[str, float]:
-    """Play the held-out episodes and summarise them. Runs under a forked RNG: training's random stream is
-    untouched, so evaluating does not change what training samples next."""
+             ctx: DistContext, seed: int = 0, judge: Judge | None = None) -> dict[str, float]:
+    """Play the held-out episodes and summarise them (with `judge`, also CoT-pass@k). Runs under a forked RNG:
+    training's random stream is untouched, so evaluating does not change what training samples next."""
     requests = eval_requests(len(env_names), cfg, ctx)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -109,7 +109,15 @@ def evaluate(runner: EpisodeRunner, env_names: list[str], cfg: EvalConfig, max_n
     names, values = zip(*thought_diversity([ep.response_format.thought(t.completion.text) for ep in episodes
                                             if ep.response_format.has_thought for t in ep.turns]).items())
     diversity = {f"eval/{k}": v / ctx.world_size for k, v in zip(names, ctx.sum(list(values)))}
-    return summarize(episodes, env_names, cfg, ctx) | diversity
+    turns = [t for ep in episodes for t in ep.turns]
+    names, values = zip(*prompt_response_mutual_information([t.prompt.text for t in turns],
+                                                            [t.completion.text for t in turns]).items())
+    diversity |= {f"eval/{k}": v / ctx.world_size for k, v in zip(names, ctx.sum(list(values)))}
+    judged = None
+    if judge is not None:
+        judged = [bool(ep.turns) and judge.judge(ep.turns[-1].prompt.text, ep.turns[-1].completion.text,
+                                                 ep.turns[-1].info, ep.response_format) for ep in episodes]
+    return summarize(episodes, env_names, cfg, ctx, judged) | diversity
 
 
 def evaluate_checkpoint(target: str, overrides: list[str] = ()) -> dict:
@@ -141,8 +149,10 @@ def evaluate_checkpoint(target: str, overrides: list[str] = ()) -> dict:
     runner = EpisodeRunner(EnvPool(cfg.envs, eval_mode=True), policy, make_backend(cfg.rollout, policy, base),
                            cfg.rollout)
     try:
+        from mmrl.judges import make_judge
+
         metrics = evaluate(runner, env_names(cfg.envs), cfg.eval, cfg.rollout.max_new_tokens, ctx,
-                           seed=cfg.train.seed)
+                           seed=cfg.train.seed, judge=make_judge(cfg.eval.cot_judge, cfg.gtr))
     finally:
         runner.close()
         runner.backend.close()

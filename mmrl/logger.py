@@ -114,8 +114,8 @@ class RunLogger:
                 self.tb.add_scalar(key, value, step)
         if self.progress is not None:
             fields = {}
-            if "train/reward_mean" in metrics:
-                fields["reward"] = f"{metrics['train/reward_mean']:.3f}"
+            if "train/return_mean" in metrics:
+                fields["reward"] = f"{metrics['train/return_mean']:.3f}"
                 fields["success"] = f"{metrics['train/success_rate']:.2f}"
             if "eval/success_rate" in metrics:
                 fields["eval"] = f"{metrics['eval/success_rate']:.2f}"

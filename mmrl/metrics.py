@@ -1,7 +1,10 @@
-"""Evaluation metrics: unbiased pass@k, succ@k and response-diversity measures. Plain Python, no tensors."""
+"""Evaluation metrics: unbiased pass@k (and its curve), succ@k, response-diversity measures and the prompt/response
+mutual information. Plain Python, no tensors."""
 
 from __future__ import annotations
 
+import math
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 
 
@@ -82,3 +85,45 @@ def thought_diversity(thoughts: Sequence[str]) -> dict[str, float]:
     collapsing agent writes the same thought whatever the state: distinct-n falls, duplicates rise."""
     return {"thought_distinct_1": distinct_n(thoughts, 1), "thought_distinct_2": distinct_n(thoughts, 2),
             "thought_duplicate_fraction": duplicate_fraction(thoughts)}
+
+
+def pass_k_curve(n: int, requested: Sequence[int] = ()) -> list[int]:
+    """The k values of a pass@k curve over n samples: 1, 2, 4, ... up to n, n itself, and any `requested` k."""
+    ks = {k for k in requested if 1 <= k <= n} | {n}
+    k = 1
+    while k <= n:
+        ks.add(k)
+        k *= 2
+    return sorted(ks)
+
+
+def _entropy(counts: Sequence[int]) -> float:
+    total = sum(counts)
+    return -sum(c / total * math.log(c / total) for c in counts if c) if total else 0.0
+
+
+def prompt_response_mutual_information(prompts: Sequence[str], responses: Sequence[str]) -> dict[str, float]:
+    """How much the responses depend on the prompt, within one batch (a collapse diagnostic in the spirit of
+    RAGEN-2's mutual-information proxy: Wang et al. 2025, "RAGEN: Understanding Self-Evolution in LLM Agents via
+    Multi-Turn Reinforcement Learning", arXiv:2504.20073, on "template collapse").
+
+    On the empirical joint distribution of (prompt, response) pairs, with responses compared as exact strings:
+
+        H(Y)      entropy of the responses over the whole batch      (nats)
+        H(Y | X)  mean over prompts of the entropy of their responses
+        I(X; Y) = H(Y) - H(Y | X)   in [0, H(X)]
+
+    A policy that answers every prompt the same way has I = 0 however varied its answers are ("template
+    collapse"); one whose answers are fixed per prompt has H(Y | X) = 0 (no exploration within a group). Returns
+    'response_entropy', 'response_cond_entropy' and 'response_mi' (0 for an empty batch).
+    """
+    if len(prompts) != len(responses):
+        raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
+    if not prompts:
+        return {"response_entropy": 0.0, "response_cond_entropy": 0.0, "response_mi": 0.0}
+    per_prompt: dict[str, Counter] = defaultdict(Counter)
+    for p, r in zip(prompts, responses):
+        per_prompt[p][r] += 1
+    h_y = _entropy(list(Counter(responses).values()))
+    h_y_x = sum(sum(c.values()) * _entropy(list(c.values())) for c in per_prompt.values()) / len(prompts)
+    return {"response_entropy": h_y, "response_cond_entropy": h_y_x, "response_mi": max(h_y - h_y_x, 0.0)}

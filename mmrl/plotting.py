@@ -1,4 +1,6 @@
-"""`plots/training.png`: training reward and success, and held-out success, against the step."""
+"""`plots/training.png`: training return and success, and held-out success, against the step; `plots/pass_at_k.png`
+(the last evaluation's pass@k curve, when it has one) and `plots/collapse.png` (the prompt/response mutual
+information of training batches, when logged)."""
 
 from __future__ import annotations
 
@@ -20,9 +22,9 @@ def plot_run(run_dir: str | Path) -> Path:
     if not rows:
         raise UserError(f"{run_dir / 'metrics.jsonl'} is missing or empty: is {run_dir} a run directory?")
     fig, (ax_reward, ax_success) = plt.subplots(1, 2, figsize=(11, 4))
-    train = [r for r in rows if r.get("train/reward_mean") is not None]
+    train = [r for r in rows if r.get("train/return_mean") is not None]
     evals = [r for r in rows if r.get("eval/success_rate") is not None]
-    ax_reward.plot([r["step"] for r in train], [r["train/reward_mean"] for r in train], label="train reward (mean)")
+    ax_reward.plot([r["step"] for r in train], [r["train/return_mean"] for r in train], label="train return (mean)")
     ax_reward.set(xlabel="step", ylabel="reward", title="Training reward")
     ax_success.plot([r["step"] for r in train], [r["train/success_rate"] for r in train], alpha=0.6,
                     label="train success (sampled)")
@@ -41,4 +43,47 @@ def plot_run(run_dir: str | Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)
+    if evals:
+        curve = pass_at_k_curve(evals[-1])
+        if len(curve) > 1:
+            plot_pass_at_k({f"step {evals[-1]['step']}": curve}, run_dir / "plots" / "pass_at_k.png", run_dir.name)
+    mi = [r for r in rows if r.get("train/response_mi") is not None]
+    if mi:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        for key, label in (("train/response_mi", "I(prompt; response)"),
+                           ("train/response_cond_entropy", "H(response | prompt)")):
+            ax.plot([r["step"] for r in mi], [r[key] for r in mi], label=label)
+        ax.set(xlabel="step", ylabel="nats", title=f"{run_dir.name}: collapse diagnostic")
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(run_dir / "plots" / "collapse.png", dpi=110)
+        plt.close(fig)
     return out
+
+
+def pass_at_k_curve(row: dict) -> dict[int, float]:
+    """k -> pass@k from one metrics row (`eval/pass@k` keys)."""
+    return dict(sorted((int(k.split("@")[1]), v) for k, v in row.items() if k.startswith("eval/pass@")))
+
+
+def plot_pass_at_k(curves: dict[str, dict[int, float]], path: str | Path, title: str = "") -> Path:
+    """pass@k against k (log2 axis), one line per label; returns the PNG's path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for label, curve in curves.items():
+        ax.plot(list(curve), list(curve.values()), "o-", label=label)
+    ax.set_xscale("log", base=2)
+    ax.set(xlabel="k (samples per prompt)", ylabel="pass@k", ylim=(-0.02, 1.02), title=title or "pass@k")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

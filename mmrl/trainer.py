@@ -1,7 +1,9 @@
-"""The training loop, top to bottom: collect episodes → advantages → policy update → log → evaluate → checkpoint.
+"""The training loop, top to bottom: `__init__` (set-up) -> `train` -> `collect` (episodes -> samples with
+advantages) -> `update` (policy-gradient steps), then log, evaluate, checkpoint.
 
-Algorithms differ only in the pure functions of `mmrl.algos` chosen by the config; envs, rewards and correctors
-are the extension points, so nobody needs to edit this file to add a task.
+The RL algorithm is one object chosen from `algo.name` (`mmrl.algos.registry`): it turns a step's samples into
+advantages and a micro-batch into a loss; this file never branches on its name. Envs, rewards and correctors are
+the other extension points, so nobody needs to edit this file to add a task or an algorithm.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import math
 import os
 import random
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,21 +21,20 @@ import torch
 import yaml
 
 from mmrl import checkpoint
-from mmrl.algos import (
-    aggregate_loss,
-    clipped_policy_loss,
-    group_relative_advantages,
-    kl_penalty,
-    sft_loss,
-    zero_advantage_group_fraction,
-)
+from mmrl.algos import sft_loss
+from mmrl.algos.base import Sample, padded
+from mmrl.algos.divergences import divergence_term
+from mmrl.algos.registry import make_algorithm
+from mmrl.algos.tis import rollout_mismatch
 from mmrl.config import Config, changed_keys, env_names, save_config, to_dict
 from mmrl.correctors import Clone, DAggerBuffer, make_corrector
 from mmrl.correctors.guide import ask_corrector, guide
 from mmrl.distributed import DistContext, Updater, init_distributed, parameter_digest
+from mmrl.episode_metrics import episode_metrics
 from mmrl.eval import evaluate
+from mmrl.judges import make_judge
 from mmrl.logger import RunLogger, summarize_run
-from mmrl.metrics import thought_diversity
+from mmrl.metrics import prompt_response_mutual_information, thought_diversity
 from mmrl.models.loading import (
     base_model_path,
     build_tiny_policy,
@@ -42,33 +42,23 @@ from mmrl.models.loading import (
     load_run_policy,
     save_policy,
 )
-from mmrl.models.policy import Policy, Prompt
+from mmrl.models.policy import Policy
+from mmrl.models.reference import AdapterOff, FrozenModel, Reference, ReferenceSamples, SavedAdapter
 from mmrl.models.value_head import attach_value_head
 from mmrl.plotting import plot_run
-from mmrl.ppo import episode_gae, ppo_terms
 from mmrl.rollout.backends import HFBackend, SamplingParams, derive_seed, make_backend
-from mmrl.rollout.runner import EnvPool, Episode, EpisodeRequest, EpisodeRunner, prompt_corpus
+from mmrl.rollout.runner import EnvPool, Episode, EpisodeRequest, EpisodeRunner, Turn, prompt_corpus
+
+__all__ = ["Sample", "Trainer", "train"]
 
 WARM_START_DIR = "warm_start"
 """Where a run keeps its warm-started weights (the KL reference of the RL that follows)."""
+REFERENCE_DIR = "reference"
+"""Where a run keeps the policies its reference was reset to (ProRL), one folder per step."""
+REFERENCE_SAMPLES_ROUND = 10**6
+"""Round number of the groups played by the reference for DPH-RL's stored samples (seeds apart from training's)."""
 DEBUG_DIGEST_ENV = "MMRL_DEBUG_DIGEST"
 """When this environment variable is set, each process writes a weights digest at the end (see _write_debug_digest)."""
-
-
-@dataclass
-class Sample:
-    """One (prompt, completion) pair to train on, with its advantage; `weight` 0 marks padding. PPO samples also
-    carry what the rollout policy said about them (per-token log-probs and value), where the action starts, and the
-    value target."""
-
-    prompt: Prompt
-    completion: list[int]
-    advantage: float
-    weight: float = 1.0
-    action_start: int = 0
-    old_logprobs: list[float] | None = None
-    old_value: float = 0.0
-    value_target: float = 0.0
 
 
 # ---------------------------------------------------------------------------------------------- set-up helpers
@@ -82,7 +72,8 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def build_policy(cfg: Config, run_dir: Path, resume_from: Path | None, ctx: DistContext) -> tuple[Policy, str]:
+def build_policy(cfg: Config, run_dir: Path, resume_from: Path | None, ctx: DistContext, value_head: bool = False
+                 ) -> tuple[Policy, str]:
     """The policy to train and the path of its initial weights (the KL reference).
 
     A tiny model is built once and saved to `<run>/base_model`, then always loaded from disk, so the tiny default
@@ -95,22 +86,24 @@ def build_policy(cfg: Config, run_dir: Path, resume_from: Path | None, ctx: Dist
         ctx.barrier()
     policy = load_run_policy(cfg.model, base, resume_from)
     policy.model.to(ctx.device)
-    if cfg.algo.name == "ppo":
+    if value_head:
         attach_value_head(policy.model, resume_from)
     return policy, base
 
 
-def group_requests(cfg: Config, step: int, ctx: DistContext) -> list[EpisodeRequest]:
-    """This step's GRPO groups for this process: env chosen in exact mixture proportions, seeds derived from
-    (seed, step, rank) alone, so a resumed run draws exactly what the uninterrupted run drew."""
-    rng = np.random.default_rng([cfg.train.seed, step, ctx.rank])
+def group_requests(cfg: Config, step: int, ctx: DistContext, round_: int = 0) -> list[EpisodeRequest]:
+    """This step's groups for this process: env chosen in exact mixture proportions, seeds derived from
+    (seed, step, rank) alone, so a resumed run draws exactly what the uninterrupted run drew. `round_` > 0 draws
+    dynamic sampling's extra groups (their group ids follow the earlier rounds')."""
+    rng = np.random.default_rng([cfg.train.seed, step, ctx.rank] + ([round_] if round_ else []))
     n_groups = cfg.rollout.groups_per_step
     counts = mixture_counts([s.weight for s in cfg.envs], n_groups)
     env_of_group = rng.permutation(np.repeat(np.arange(len(counts)), counts))
     seeds = rng.integers(0, cfg.eval.seed_offset, size=n_groups)
     requests = []
     for g in range(n_groups):
-        requests += [EpisodeRequest(int(env_of_group[g]), int(seeds[g]), g)] * cfg.rollout.group_size
+        group = round_ * n_groups + g
+        requests += [EpisodeRequest(int(env_of_group[g]), int(seeds[g]), group)] * cfg.rollout.group_size
     return requests
 
 
@@ -124,85 +117,6 @@ def mixture_counts(weights: list[float], total: int) -> np.ndarray:
     return counts
 
 
-# ---------------------------------------------------------------------------------------------- the losses
-def policy_loss(policy: Policy, ref: torch.nn.Module | None, batch: list[Sample], old_logprobs: torch.Tensor | None,
-                cfg: Config) -> tuple[torch.Tensor, dict[str, float]]:
-    """GRPO: the clipped policy-gradient loss (plus the KL penalty and entropy bonus) on one micro-batch."""
-    prompts = [s.prompt for s in batch]
-    completions = [s.completion for s in batch]
-    with_entropy = "grad" if cfg.algo.entropy_coef > 0 else True
-    logprobs, mask, entropy = policy.completion_logprobs(prompts, completions, cfg.rollout.temperature, with_entropy)
-    mask = mask * torch.tensor([s.weight for s in batch], device=mask.device).unsqueeze(1)  # (B, T)
-    advantages = torch.tensor([s.advantage for s in batch], device=mask.device)  # (B,)
-    old = logprobs.detach() if old_logprobs is None else old_logprobs
-    loss, stats = clipped_policy_loss(logprobs, old, advantages, mask, cfg.algo.clip_low, cfg.algo.clip_high,
-                                      cfg.algo.loss_agg)
-    stats = {k: float(v) for k, v in stats.items()}
-    return regularised(loss, stats, policy, ref, batch, logprobs, mask, entropy, cfg), stats
-
-
-def ppo_loss(policy: Policy, ref: torch.nn.Module | None, batch: list[Sample], clones: list[Clone] | None,
-             cfg: Config) -> tuple[torch.Tensor, dict[str, float]]:
-    """PPO (RL4VLM): clipped loss on the lambda-scaled log-prob (one ratio per response or per token, as
-    `algo.ratio_level` says) + value loss (+ KL, entropy), plus GTR's
-    thought-cloning cross-entropy on `clones` (corrected thoughts from the DAgger buffer, action tokens masked)."""
-    with_entropy = "grad" if cfg.algo.entropy_coef > 0 else True
-    scores = policy.score([s.prompt for s in batch], [s.completion for s in batch], cfg.rollout.temperature,
-                          with_entropy, with_values=True, value_trunk_grad=cfg.algo.value_trunk_grad)
-    device = scores.mask.device
-    column = lambda name: torch.tensor([getattr(s, name) for s in batch], device=device)  # noqa: E731
-    weight = column("weight")  # (B,)
-    old = torch.nn.utils.rnn.pad_sequence([torch.tensor(s.old_logprobs) for s in batch], batch_first=True)
-    pg, vf, stats = ppo_terms(scores.logprobs, scores.mask, [s.action_start for s in batch],
-                              old[:, : scores.mask.shape[1]].to(device), column("advantage"), scores.values,
-                              column("old_value"), column("value_target"), weight, cfg.algo.thought_coef,
-                              cfg.algo.clip_low, cfg.algo.clip_high, cfg.algo.value_clip, cfg.algo.ratio_level)
-    stats |= {"policy_loss": pg.item(), "value_loss": vf.item()}
-    loss = pg + cfg.algo.value_coef * vf
-    mask = scores.mask * weight.unsqueeze(1)  # (B, T)
-    loss = regularised(loss, stats, policy, ref, batch, scores.logprobs, mask, scores.entropy, cfg)
-    if clones is not None:
-        cloning = torch.zeros((), device=device)
-        if clones:
-            logprobs, mask, _ = policy.completion_logprobs([c.prompt for c in clones], [c.completion for c in clones],
-                                                           cfg.rollout.temperature)
-            thought = torch.nn.utils.rnn.pad_sequence([torch.tensor(c.thought_mask) for c in clones],
-                                                      batch_first=True).to(device)  # (C, Tc)
-            cloning = sft_loss(logprobs, mask * thought[:, : mask.shape[1]])
-            loss = loss + cfg.gtr.cloning_coef * cloning
-        stats["cloning_loss"] = cloning.item()
-    return loss, stats
-
-
-def regularised(loss: torch.Tensor, stats: dict[str, float], policy: Policy, ref, batch: list[Sample],
-                logprobs: torch.Tensor, mask: torch.Tensor, entropy: torch.Tensor | None, cfg: Config) -> torch.Tensor:
-    """`loss` plus the KL penalty to the reference policy and minus the entropy bonus (both token-level)."""
-    if ref is not None:
-        with torch.no_grad():
-            ref_logprobs = reference_logprobs(policy, ref, [s.prompt for s in batch], [s.completion for s in batch],
-                                              cfg.rollout.temperature)
-        kl = aggregate_loss(kl_penalty(logprobs, ref_logprobs, cfg.algo.kl_estimator), mask, cfg.algo.loss_agg)
-        loss = loss + cfg.algo.kl_coef * kl
-        stats["kl"] = kl.item()
-    mean_entropy = aggregate_loss(entropy, mask, cfg.algo.loss_agg)
-    if cfg.algo.entropy_coef > 0:
-        loss = loss - cfg.algo.entropy_coef * mean_entropy
-    stats["entropy"] = mean_entropy.item()
-    return loss
-
-
-def reference_logprobs(policy: Policy, ref, prompts, completions, temperature) -> torch.Tensor:
-    if ref == "adapter-off":  # LoRA: the reference is the base model with the adapters switched off
-        with policy.model.disable_adapter():
-            return policy.completion_logprobs(prompts, completions, temperature)[0]
-    trained = policy.model
-    policy.model = ref
-    try:
-        return policy.completion_logprobs(prompts, completions, temperature)[0]
-    finally:
-        policy.model = trained
-
-
 def chunks(items: list, n: int) -> list[list]:
     bounds = np.linspace(0, len(items), n + 1).round().astype(int)
     return [items[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
@@ -212,6 +126,23 @@ def chunks(items: list, n: int) -> list[list]:
 class Trainer:
     def __init__(self, cfg: Config):
         self.cfg = cfg
+        self.algorithm = make_algorithm(cfg)
+        self._open_run_directory()
+        self._build_policy_and_reference()
+        self._build_rollout()
+        self._build_updater()
+        self.corrector = make_corrector(cfg.gtr, str(self.ctx.device), self.runner.pool.formats(), cfg.rollout)
+        self.judge = make_judge(cfg.eval.cot_judge, cfg.gtr, str(self.ctx.device))
+        self.dagger = DAggerBuffer()
+        self.reference_samples = ReferenceSamples()
+        self._open_logger()
+        if self.resume_from is not None:
+            self._restore()
+
+    # ------------------------------------------------------------------ set-up steps
+    def _open_run_directory(self) -> None:
+        """Processes, the run directory, the checkpoint to resume from (if any), and the seeds."""
+        cfg = self.cfg
         torch.set_num_threads(cfg.train.torch_threads)
         self.ctx = init_distributed(cfg.train.deepspeed)
         self.run_dir = run_directory(cfg)
@@ -220,27 +151,40 @@ class Trainer:
         self.ctx.barrier()
         self.resume_from = checkpoint.latest_checkpoint(self.run_dir)
         self.start_step = 0
+        self.reference_step = 0  # the RL step of the last reference reset (ProRL); 0: the RL starting point
         if self.resume_from is not None:
-            self.start_step = torch.load(self.resume_from / "trainer_state.pt", weights_only=False)["step"]
+            state = torch.load(self.resume_from / "trainer_state.pt", weights_only=False)
+            self.start_step, self.reference_step = state["step"], state.get("reference_step", 0)
         seed_everything(cfg.train.seed + self.ctx.rank)
-        self.policy, self.base_path = build_policy(cfg, self.run_dir, self.resume_from, self.ctx)
-        self.ref = self._reference_model()
-        self.backend = backend = make_backend(cfg.rollout, self.policy, self.base_path, cfg.train.seed)
-        self.runner = EpisodeRunner(EnvPool(cfg.envs), self.policy, backend, cfg.rollout)
-        self.eval_runner = EpisodeRunner(EnvPool(cfg.envs, eval_mode=True), self.policy, backend, cfg.rollout)
+
+    def _build_policy_and_reference(self) -> None:
+        self.policy, self.base_path = build_policy(self.cfg, self.run_dir, self.resume_from, self.ctx,
+                                                   self.algorithm.value_head)
+        self.reference = self._reference()
+
+    def _build_rollout(self) -> None:
+        """The generation backend and the episode runners for training and held-out evaluation."""
+        cfg = self.cfg
+        self.backend = make_backend(cfg.rollout, self.policy, self.base_path, cfg.train.seed)
+        self.runner = EpisodeRunner(EnvPool(cfg.envs), self.policy, self.backend, cfg.rollout)
+        self.eval_runner = EpisodeRunner(EnvPool(cfg.envs, eval_mode=True), self.policy, self.backend, cfg.rollout)
         self.env_names = env_names(cfg.envs)
-        samples_per_step = cfg.rollout.groups_per_step * cfg.rollout.group_size
-        updates = cfg.train.total_steps * cfg.algo.ppo_epochs * math.ceil(samples_per_step / cfg.algo.minibatch_size)
+
+    def _build_updater(self) -> None:
+        """The optimiser (a DeepSpeed engine when configured); its LR schedule runs over RL steps (`begin_step`
+        announces each step's real number of optimiser updates)."""
+        cfg = self.cfg
         micro = max(1, cfg.algo.minibatch_size // cfg.optim.grad_accum_steps)
-        self.updater = Updater(self.policy.model, cfg.optim, updates, micro, self.ctx, cfg.train.deepspeed,
-                               sft_updates=cfg.train.sft_steps, sft_lr=cfg.train.sft_lr)
-        if self.updater.zero_stage == 3 and self.ctx.world_size > 1 and isinstance(backend, HFBackend):
-            backend.synced_gpus = True  # ranks whose generations stop early must keep joining the all-gathers
-            backend.batch_size = 10**9  # one generate call per turn on every rank
+        self.updater = Updater(self.policy.model, cfg.optim, cfg.train.total_steps, micro, self.ctx,
+                               cfg.train.deepspeed, sft_updates=cfg.train.sft_steps, sft_lr=cfg.train.sft_lr)
+        if self.updater.zero_stage == 3 and self.ctx.world_size > 1 and isinstance(self.backend, HFBackend):
+            self.backend.synced_gpus = True  # ranks whose generations stop early must keep joining the all-gathers
+            self.backend.batch_size = 10**9  # one generate call per turn on every rank
             for runner in (self.runner, self.eval_runner):
                 runner.sync_turns = self.ctx.max
-        self.corrector = make_corrector(cfg.gtr, str(self.ctx.device), self.runner.pool.formats(), cfg.rollout)
-        self.dagger = DAggerBuffer()
+
+    def _open_logger(self) -> None:
+        cfg = self.cfg
         self.logger = None
         if self.ctx.is_main:
             changes = self._keep_changed_config()
@@ -254,114 +198,91 @@ class Trainer:
         size = sum(getattr(p, "ds_numel", p.numel()) for p in params) / 1e6  # ds_numel: ZeRO-3's partitioned size
         self._print(f"policy: {size:.2f}M parameters, {params[0].dtype}, on {params[0].device}; "
                     f"{self.ctx.world_size} process(es)"
-                    + (f", DeepSpeed ZeRO-{self.updater.zero_stage}" if cfg.train.deepspeed else ""))
-        if self.resume_from is not None:
-            self.updater.load(self.resume_from)
-            rng = torch.load(self.resume_from / f"rng_rank{self.ctx.rank}.pt", weights_only=False)
-            checkpoint.set_rng_state(rng)
-            self.dagger.load(self.resume_from / f"gtr_buffer_rank{self.ctx.rank}.pt")
-            self._print(f"Resuming from {self.resume_from} (step {self.start_step} of {cfg.train.total_steps})")
+                    + (f", DeepSpeed ZeRO-{self.updater.zero_stage}" if cfg.train.deepspeed else "")
+                    + f"; algorithm {cfg.algo.name}")
 
-    def _keep_changed_config(self) -> list[str]:
-        """Resuming with a config that differs from the saved one: the differences (extending total_steps is
-        common; an edited reward or model deserves a second look), with the old file kept as config.previous.yaml."""
-        saved = self.run_dir / "config.yaml"
-        if self.resume_from is None or not saved.is_file():
-            return []
-        old = yaml.safe_load(saved.read_text())
-        now = yaml.safe_load(yaml.safe_dump(to_dict(self.cfg)))  # as saved: tuples become lists
-        changes = changed_keys(old if isinstance(old, dict) else {}, now)
-        if changes:
-            saved.replace(self.run_dir / "config.previous.yaml")
-        return changes
+    def _restore(self) -> None:
+        """Optimiser, RNG and DAgger buffer of the checkpoint being resumed (the weights were loaded with the policy)."""
+        self.updater.load(self.resume_from)
+        rng = torch.load(self.resume_from / f"rng_rank{self.ctx.rank}.pt", weights_only=False)
+        checkpoint.set_rng_state(rng)
+        self.dagger.load(self.resume_from / f"gtr_buffer_rank{self.ctx.rank}.pt")
+        self.reference_samples.load(self.resume_from / f"reference_samples_rank{self.ctx.rank}.pt")
+        self._print(f"Resuming from {self.resume_from} (step {self.start_step} of {self.cfg.train.total_steps})")
 
-    def _reference_model(self):
-        """The KL reference: the policy RL starts from, i.e. the warm-started model when there was a warm-start
-        (saved to `<run>/warm_start`, so a resumed run finds it), else the initial weights. With LoRA it is the base
-        model with the adapters switched off."""
-        if self.cfg.algo.kl_coef <= 0:
-            return None
-        if self.cfg.model.lora.r > 0:
-            return "adapter-off"
-        warm = self.run_dir / WARM_START_DIR
-        path = str(warm) if (warm / "config.json").is_file() else self.base_path
-        ref = load_pretrained_policy(path, self.cfg.model).model.to(self.ctx.device).eval()
-        return ref.requires_grad_(False)
-
-    def _keep_warm_start(self) -> None:
-        """Save the warm-started weights and make them the KL reference."""
-        if not isinstance(self.ref, torch.nn.Module):
-            return
-        with self.updater.full_weights():
-            if self.ctx.is_main:
-                save_policy(self.policy, str(self.run_dir / WARM_START_DIR))
-        self.ctx.barrier()
-        self.ref = self._reference_model()
-
-    def _print(self, message: str) -> None:
+    def train(self) -> dict[str, float]:
+        cfg = self.cfg
+        every = lambda n, s: n > 0 and s % n == 0  # noqa: E731
+        episodes: list[Episode] = []
+        if self.start_step == 0:
+            self._log(0, self.evaluate(0))
+            if cfg.train.sft_steps > 0 and self.runner.labelled_envs(cfg.train.sft_target, self._print):
+                self.sft_warm_start()
+                self.backend.sync()
+                self._keep_warm_start()
+                after_sft = {f"sft/{k.split('/', 1)[1]}": v for k, v in self.evaluate(0).items()}
+                self._log(0, after_sft)
+                self._print(f"after SFT warm-start: eval/success_rate {after_sft['sft/success_rate']:.3f}")
+        for step in range(self.start_step + 1, cfg.train.total_steps + 1):
+            t0 = time.perf_counter()
+            episodes, samples, stats = self.collect(step)
+            t1 = time.perf_counter()
+            losses = self.update(samples, step)
+            if step % cfg.rollout.sync_every == 0 or every(cfg.train.eval_every, step) or step == cfg.train.total_steps:
+                self.backend.sync()  # a separate generation engine (vLLM) takes the new weights
+            t2 = time.perf_counter()
+            metrics = self._train_metrics(episodes, stats, losses)
+            if every(cfg.algo.reference_reset_every, step):
+                metrics |= self._reset_reference(step)
+            metrics |= {"time/rollout_s": t1 - t0, "time/update_s": t2 - t1}
+            if every(cfg.train.eval_every, step) or step == cfg.train.total_steps:
+                metrics |= self.evaluate(step)
+            self._log(step, metrics, episodes)
+            if every(cfg.train.save_every, step) or step == cfg.train.total_steps:
+                self.save(step)
+        summary = {}
         if self.logger is not None:
-            self.logger.print(message)
+            self.logger.close()
+            plot_run(self.run_dir)
+            summary = summarize_run(self.run_dir)
+        if os.environ.get(DEBUG_DIGEST_ENV):
+            self._write_debug_digest([ep.request.seed for ep in episodes])
+        self.runner.close()
+        self.eval_runner.close()
+        if self.corrector is not None:
+            self.corrector.close()
+        if self.judge is not None:
+            self.judge.close()
+        self.ctx.barrier()
+        self.backend.close()  # before the process group goes: vLLM tears down its groups (and the default one)
+        self.ctx.close()
+        return summary
 
     # ------------------------------------------------------------------ one RL step
     def collect(self, step: int) -> tuple[list[Episode], list[Sample], dict[str, float]]:
-        cfg = self.cfg
-        requests = group_requests(cfg, step, self.ctx)
-        params = SamplingParams(cfg.rollout.max_new_tokens, cfg.rollout.temperature, cfg.rollout.top_p,
-                                seed=derive_seed(cfg.train.seed, step, self.ctx.rank))
-        episodes = self.runner.run(requests, params)
-        if cfg.algo.name == "ppo":
-            return episodes, *self._ppo_samples(episodes)
-        returns = torch.tensor([ep.total_reward for ep in episodes])  # (groups*G,)
-        advantages = group_relative_advantages(returns, cfg.rollout.group_size, cfg.algo.advantage == "grpo")
-        samples = [Sample(t.prompt, t.completion.token_ids, float(a))
-                   for ep, a in zip(episodes, advantages) for t in ep.turns]
-        stats = {"train/zero_adv_groups": zero_advantage_group_fraction(returns, cfg.rollout.group_size)}
-        return episodes, samples, stats
-
-    def _ppo_samples(self, episodes: list[Episode]) -> tuple[list[Sample], dict[str, float]]:
-        """GTR's corrections (when a corrector is set), then per-step values, old log-probs and GAE."""
-        cfg = self.cfg
-        stats: dict[str, float] = {}
+        """Play this step's episodes, apply GTR's corrections (when a corrector is set), turn every turn into a
+        sample, compute old log-probs once (when needed), and let the algorithm set the advantages."""
+        stats = self._store_reference_samples(step) if self.reference_samples_on and not self.reference_samples \
+            else {}
+        episodes, more = self._play(step)
+        stats |= more
         if self.corrector is not None:
-            result = guide(episodes, ask_corrector(self.corrector, episodes, cfg.gtr), self.policy, cfg.gtr)
+            result = guide(episodes, ask_corrector(self.corrector, episodes, self.cfg.gtr), self.policy, self.cfg.gtr)
             self.dagger.add(result.clones)
             stats |= result.stats | {"gtr/buffer_size": float(len(self.dagger))}
+        samples = [self._sample(i, ep, t, turn) for i, ep in enumerate(episodes) for t, turn in enumerate(ep.turns)]
+        stats |= self._old_logprob_pass(samples)
+        stats |= self.algorithm.advantages(episodes, samples)
         turns = [t for ep in episodes for t in ep.turns]
-        starts = [ep.response_format.action_token_start(t.completion.token_ids, self.policy.decode)
-                  for ep in episodes for t in ep.turns]
-        old_logprobs: list[list[float]] = []
-        old_values: list[float] = []
-        # One scoring forward per minibatch; every process runs as many (ZeRO-3 gathers weights in each).
-        n_chunks = max(self.ctx.max(math.ceil(len(turns) / cfg.algo.minibatch_size)), 1)
-        with torch.no_grad():
-            for part in chunks(turns, n_chunks):
-                rows = part or turns[-1:]
-                scores = self.policy.score([t.prompt for t in rows], [t.completion.token_ids for t in rows],
-                                           cfg.rollout.temperature, with_values=True)
-                if part:
-                    old_logprobs += [row[: len(t.completion.token_ids)] for row, t in
-                                     zip(scores.logprobs.tolist(), part)]
-                    old_values += scores.values.tolist()
-        per_episode, at = [], 0
-        for ep in episodes:
-            per_episode.append(old_values[at : at + len(ep.turns)])
-            at += len(ep.turns)
-        advantages, targets = episode_gae(episodes, per_episode, cfg.algo.gamma, cfg.algo.gae_lambda)
-        flat_adv = torch.tensor([a for row in advantages for a in row])
-        if cfg.algo.normalize_advantages and len(flat_adv) > 1 and flat_adv.std() > 0:
-            flat_adv = (flat_adv - flat_adv.mean()) / (flat_adv.std() + 1e-8)
-        flat_targets = [r for row in targets for r in row]
-        samples = [Sample(t.prompt, t.completion.token_ids, float(a), 1.0, start, lp, v, r)
-                   for t, a, start, lp, v, r in zip(turns, flat_adv.tolist(), starts, old_logprobs, old_values,
-                                                     flat_targets)]
-        stats["train/value_mean"] = float(np.mean(old_values)) if old_values else 0.0
         thoughts = [ep.response_format.thought(t.completion.text) for ep in episodes if ep.response_format.has_thought
                     for t in ep.turns]
         stats |= {f"gtr/{k}": v for k, v in thought_diversity(thoughts).items()}
-        return samples, stats
+        stats |= {f"train/{k}": v for k, v in prompt_response_mutual_information(
+            [t.prompt.text for t in turns], [t.completion.text for t in turns]).items()}
+        return episodes, samples, stats
 
-    def update(self, samples: list[Sample]) -> dict[str, float]:
-        """`ppo_epochs` passes of clipped policy-gradient updates over minibatches of `samples`."""
+    def update(self, samples: list[Sample], step: int) -> dict[str, float]:
+        """`ppo_epochs` passes of the algorithm's loss over minibatches of `samples`."""
         cfg = self.cfg
         # Every process must run the same number of backward passes (ZeRO reduces gradients in them).
         n_mini = max(self.ctx.max(math.ceil(len(samples) / cfg.algo.minibatch_size)), 1)
@@ -369,27 +290,24 @@ class Trainer:
         while len(samples) < n_micro:  # padding copies carry weight 0
             samples = samples + [dataclasses.replace(samples[-1], advantage=0.0, weight=0.0)]
         micro_batches = chunks(samples, n_micro)
-        old = None
-        ppo = cfg.algo.name == "ppo"
-        gtr = ppo and self.corrector is not None
-        clone_rng = np.random.default_rng(np.random.randint(2**31)) if gtr else None  # from the checkpointed RNG
+        self.updater.begin_step(step, n_mini * cfg.algo.ppo_epochs)
+        cloning = self.corrector is not None
+        clone_rng = np.random.default_rng(np.random.randint(2**31)) if cloning else None  # from the checkpointed RNG
         per_micro = max(1, cfg.gtr.buffer_batch // cfg.optim.grad_accum_steps)
-        if not ppo and (cfg.algo.ppo_epochs > 1 or n_mini > 1):  # else on-policy: the ratio is exactly 1
-            with torch.no_grad():
-                old = [self.policy.completion_logprobs([s.prompt for s in mb], [s.completion for s in mb],
-                                                       cfg.rollout.temperature)[0] for mb in micro_batches]
+        divergence = self.reference_samples_on and len(self.reference_samples) > 0
+        ref_rng = np.random.default_rng(np.random.randint(2**31)) if divergence else None
+        ref_per_micro = max(1, cfg.algo.divergence_batch // cfg.optim.grad_accum_steps)
         totals: dict[str, float] = {}
         norms = []
         self.policy.model.train()
         for _ in range(cfg.algo.ppo_epochs):
             order = np.random.permutation(len(micro_batches)) if cfg.algo.ppo_epochs > 1 else range(len(micro_batches))
             for i in order:
-                if ppo:
-                    clones = self.dagger.sample(per_micro, clone_rng) if gtr else None
-                    loss, stats = ppo_loss(self.policy, self.ref, micro_batches[i], clones, cfg)
-                else:
-                    loss, stats = policy_loss(self.policy, self.ref, micro_batches[i],
-                                              None if old is None else old[i], cfg)
+                loss, stats = self.algorithm.loss(self.policy, micro_batches[i], self.reference)
+                if cloning:
+                    loss = loss + self._cloning_loss(self.dagger.sample(per_micro, clone_rng), stats)
+                if divergence:
+                    loss = loss + self._divergence_loss(self.reference_samples.sample(ref_per_micro, ref_rng), stats)
                 norm = self.updater.micro_step(loss)
                 if norm is not None:
                     norms.append(norm)
@@ -398,6 +316,170 @@ class Trainer:
         totals["grad_norm"] = float(np.mean(norms)) if norms else 0.0
         return totals
 
+    # ------------------------------------------------------------------ the pieces of a step
+    def _play(self, step: int) -> tuple[list[Episode], dict[str, float]]:
+        """This step's episodes. With dynamic sampling (DAPO), groups whose returns are all equal are dropped and
+        further rounds of groups are played until `groups_per_step` remain, at most `algo.max_resample_rounds`
+        extra rounds; if none remain, the first round is kept (its advantages are all 0)."""
+        cfg = self.cfg
+        episodes = self._play_round(step, 0)
+        if not self.algorithm.dynamic_sampling:
+            return episodes, {}
+        size, wanted = cfg.rollout.group_size, cfg.rollout.groups_per_step
+        first, kept, dropped, rounds = episodes, [], 0, 0
+        while True:
+            for g in range(0, len(episodes), size):
+                group = episodes[g : g + size]
+                if len({ep.total_reward for ep in group}) > 1:
+                    kept.append(group)
+                else:
+                    dropped += 1
+            # Every process plays the same number of rounds (ZeRO-3 generates in lock-step).
+            if self.ctx.max(int(len(kept) < wanted)) == 0 or rounds == cfg.algo.max_resample_rounds:
+                break
+            rounds += 1
+            episodes = self._play_round(step, rounds)
+        chosen = [ep for group in kept[:wanted] for ep in group] or first
+        return chosen, {"dynamic/dropped_groups": float(dropped), "dynamic/extra_rounds": float(rounds),
+                        "dynamic/extra_groups": float(rounds * wanted), "dynamic/kept_groups": float(len(kept[:wanted]))}
+
+    def _play_round(self, step: int, round_: int) -> list[Episode]:
+        cfg = self.cfg
+        seed = derive_seed(cfg.train.seed, step, self.ctx.rank, *([round_] if round_ else []))
+        params = SamplingParams(cfg.rollout.max_new_tokens, cfg.rollout.temperature, cfg.rollout.top_p, seed=seed)
+        return self.runner.run(group_requests(cfg, step, self.ctx, round_), params)
+
+    def _sample(self, index: int, episode: Episode, t: int, turn: Turn) -> Sample:
+        """One turn as a training sample: the tokens, the generation engine's log-probs (if it gave them), and
+        where the action starts (for algorithms that split thought from action: the env's response format says)."""
+        ids = turn.completion.token_ids
+        start = episode.response_format.action_token_start(ids, self.policy.decode) if self.algorithm.splits_thought \
+            else 0
+        return Sample(turn.prompt, ids, index, t, action_start=start, rollout_logprobs=turn.completion.logprobs)
+
+    def _old_logprob_pass(self, samples: list[Sample]) -> dict[str, float]:
+        """The one old-log-prob pass, the same for every algorithm: per-token log-probs (and V(s) for an algorithm
+        with a value head) of the samples under the weights that generated them. Run when the update is not exactly
+        on-policy (several minibatches or epochs), when the algorithm always needs them, or when a separate
+        generation engine gave its own log-probs (then `rollout/logprob_gap` and the truncated importance weights
+        compare the two); otherwise skipped, and the loss uses the current log-probs detached (ratio exactly 1)."""
+        cfg = self.cfg
+        n_chunks = max(self.ctx.max(math.ceil(len(samples) / cfg.algo.minibatch_size)), 1)
+        engine_logprobs = any(s.rollout_logprobs is not None for s in samples)
+        if not (self.algorithm.needs_old_logprobs or engine_logprobs or cfg.algo.ppo_epochs > 1 or n_chunks > 1):
+            return {}
+        # One scoring forward per minibatch; every process runs as many (ZeRO-3 gathers weights in each).
+        with torch.no_grad():
+            for part in chunks(samples, n_chunks):
+                rows = part or samples[-1:]
+                scores = self.policy.score([s.prompt for s in rows], [s.completion for s in rows],
+                                           cfg.rollout.temperature, with_values=self.algorithm.value_head,
+                                           with_vocab_mean=self.algorithm.vocab_mean)
+                for i, s in enumerate(part):
+                    s.old_logprobs = scores.logprobs[i, : len(s.completion)].tolist()
+                    if scores.values is not None:
+                        s.old_value = float(scores.values[i])
+                    if scores.vocab_mean is not None:
+                        s.extra["old_vocab_mean"] = scores.vocab_mean[i, : len(s.completion)].tolist()
+        if not engine_logprobs:
+            return {}
+        width = max((len(s.completion) for s in samples), default=0)
+        old = padded([s.old_logprobs for s in samples], width, torch.device("cpu"))  # (N, T)
+        rollout = padded([s.rollout_logprobs or [] for s in samples], width, torch.device("cpu"))  # (N, T)
+        mask = padded([[1.0] * len(s.completion) for s in samples], width, torch.device("cpu"))  # (N, T)
+        return {f"rollout/{k}": v for k, v in rollout_mismatch(old, rollout, mask, cfg.rollout.tis_cap).items()}
+
+    def _cloning_loss(self, clones: list[Clone], stats: dict[str, float]) -> torch.Tensor:
+        """GTR's thought-cloning cross-entropy on corrected thoughts from the DAgger buffer (action tokens masked),
+        weighted by `gtr.cloning_coef`."""
+        cloning = torch.zeros((), device=self.policy.device)
+        if clones:
+            logprobs, mask, _ = self.policy.completion_logprobs([c.prompt for c in clones],
+                                                                [c.completion for c in clones],
+                                                                self.cfg.rollout.temperature)
+            thought = torch.nn.utils.rnn.pad_sequence([torch.tensor(c.thought_mask) for c in clones],
+                                                      batch_first=True).to(mask.device)  # (C, Tc)
+            cloning = sft_loss(logprobs, mask * thought[:, : mask.shape[1]])
+        stats["cloning_loss"] = cloning.item()
+        return self.cfg.gtr.cloning_coef * cloning
+
+    # ------------------------------------------------------------------ the reference policy
+    @property
+    def reference_samples_on(self) -> bool:
+        """DPH-RL's forward KL / JS, computed on stored samples of the reference."""
+        return self.cfg.algo.divergence in ("forward_kl", "js")
+
+    def _reference(self) -> Reference | None:
+        """The reference policy (KL penalty, DPH-RL divergences): the policy RL starts from, i.e. the warm-started
+        one when there was a warm-start (saved to `<run>/warm_start`, so a resumed run finds it), else the initial
+        weights; after a ProRL reset, the policy of that step (`<run>/reference/step_N`). With LoRA it is that
+        adapter, or the base model with the adapters switched off when RL starts from the base model."""
+        cfg = self.cfg
+        if cfg.algo.kl_coef <= 0 and cfg.algo.divergence == "none":
+            return None
+        warm = self.run_dir / WARM_START_DIR
+        if self.reference_step:
+            warm = self.run_dir / REFERENCE_DIR / f"step_{self.reference_step}"
+        if cfg.model.lora.r > 0:
+            return SavedAdapter(self.policy, str(warm)) if (warm / "adapter_config.json").is_file() else AdapterOff()
+        path = str(warm) if (warm / "config.json").is_file() else self.base_path
+        return FrozenModel(load_pretrained_policy(path, cfg.model).model.to(self.ctx.device))
+
+    def _keep_warm_start(self) -> None:
+        """Save the warm-started weights and make them the reference."""
+        if self.reference is None:
+            return
+        with self.updater.full_weights():
+            if self.ctx.is_main:
+                save_policy(self.policy, str(self.run_dir / WARM_START_DIR))
+        self.ctx.barrier()
+        self.reference = self._reference()
+
+    def _reset_reference(self, step: int) -> dict[str, float]:
+        """ProRL's hard reset: the current policy becomes the reference, the optimiser's moments are cleared, and
+        DPH-RL's reference samples are drawn again from the new reference at the next step."""
+        with self.updater.full_weights():
+            if self.ctx.is_main:
+                save_policy(self.policy, str(self.run_dir / REFERENCE_DIR / f"step_{step}"))
+        self.ctx.barrier()
+        self.reference_step = step
+        self.reference = self._reference()
+        self.updater.reset_moments()
+        self.reference_samples = ReferenceSamples()
+        self._print(f"step {step}: reference policy reset to the current policy (optimiser moments cleared)")
+        return {"train/reference_reset": 1.0}
+
+    def _store_reference_samples(self, step: int) -> dict[str, float]:
+        """DPH-RL: play one step's worth of groups with the reference policy (the current policy, which equals it
+        at RL start and right after a reset) and keep the turns of the episodes that succeeded, with the
+        reference's log-probs. Runs under a forked RNG seeded from (seed, step, rank): training's stream is
+        untouched."""
+        cfg = self.cfg
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(derive_seed(cfg.train.seed, step, self.ctx.rank, REFERENCE_SAMPLES_ROUND))
+            episodes = self._play_round(step, REFERENCE_SAMPLES_ROUND)
+        turns = [t for ep in episodes if ep.success for t in ep.turns]
+        n_chunks = max(self.ctx.max(math.ceil(len(turns) / cfg.algo.minibatch_size)), 1)
+        for part in chunks(turns, n_chunks):
+            rows = part or turns[-1:] or [episodes[0].turns[0]]  # every process runs as many forwards
+            logprobs = self.reference.logprobs(self.policy, [t.prompt for t in rows],
+                                               [t.completion.token_ids for t in rows], cfg.rollout.temperature)
+            if part:
+                self.reference_samples.add([t.prompt for t in part], [t.completion.token_ids for t in part], logprobs)
+        solved = len({ep.request.group for ep in episodes if ep.success})
+        return {"train/reference_samples": float(len(self.reference_samples)),
+                "train/reference_solved_groups": float(solved)}
+
+    def _divergence_loss(self, items, stats: dict[str, float]) -> torch.Tensor:
+        """DPH-RL's forward-KL or JS term on reference samples, weighted by algo.divergence_coef."""
+        logprobs, mask, _ = self.policy.completion_logprobs([p for p, _, _ in items], [c for _, c, _ in items],
+                                                            self.cfg.rollout.temperature)
+        ref = padded([r for _, _, r in items], mask.shape[1], mask.device)  # (R, Tc)
+        term = divergence_term(self.cfg.algo.divergence, logprobs, ref, mask)
+        stats["divergence"] = term.item()
+        return self.cfg.algo.divergence_coef * term
+
+    # ------------------------------------------------------------------ warm-start, evaluation, checkpoints
     def sft_warm_start(self) -> None:
         """Supervised steps on the envs' expert actions (cold start), before any RL. Envs are drawn in the
         mixture's proportions, like RL's episodes."""
@@ -425,7 +507,7 @@ class Trainer:
     def evaluate(self, step: int) -> dict[str, float]:
         cfg = self.cfg
         return evaluate(self.eval_runner, self.env_names, cfg.eval, cfg.rollout.max_new_tokens, self.ctx,
-                        seed=cfg.train.seed + step)
+                        seed=cfg.train.seed + step, judge=self.judge)
 
     def save(self, step: int) -> None:
         tmp = checkpoint.begin(self.run_dir, step) if self.ctx.is_main else checkpoint.temp_dir(self.run_dir, step)
@@ -434,59 +516,34 @@ class Trainer:
             if self.ctx.is_main:
                 save_policy(self.policy, str(tmp))
         if self.ctx.is_main:
-            torch.save({"step": step}, tmp / "trainer_state.pt")
+            torch.save({"step": step, "reference_step": self.reference_step}, tmp / "trainer_state.pt")
         self.updater.save(tmp)
         torch.save(checkpoint.rng_state(), tmp / f"rng_rank{self.ctx.rank}.pt")
         if self.corrector is not None:
             self.dagger.save(tmp / f"gtr_buffer_rank{self.ctx.rank}.pt")
+        if self.reference_samples_on:
+            self.reference_samples.save(tmp / f"reference_samples_rank{self.ctx.rank}.pt")
         self.ctx.barrier()
         if self.ctx.is_main:
             checkpoint.finish(self.run_dir, step, self.cfg.train.keep_checkpoints)
         self.ctx.barrier()
 
-    def train(self) -> dict[str, float]:
-        cfg = self.cfg
-        every = lambda n, s: n > 0 and s % n == 0  # noqa: E731
-        episodes: list[Episode] = []
-        if self.start_step == 0:
-            self._log(0, self.evaluate(0))
-            if cfg.train.sft_steps > 0 and self.runner.labelled_envs(cfg.train.sft_target, self._print):
-                self.sft_warm_start()
-                self.backend.sync()
-                self._keep_warm_start()
-                after_sft = {f"sft/{k.split('/', 1)[1]}": v for k, v in self.evaluate(0).items()}
-                self._log(0, after_sft)
-                self._print(f"after SFT warm-start: eval/success_rate {after_sft['sft/success_rate']:.3f}")
-        for step in range(self.start_step + 1, cfg.train.total_steps + 1):
-            t0 = time.perf_counter()
-            episodes, samples, stats = self.collect(step)
-            t1 = time.perf_counter()
-            losses = self.update(samples)
-            if step % cfg.rollout.sync_every == 0 or every(cfg.train.eval_every, step) or step == cfg.train.total_steps:
-                self.backend.sync()  # a separate generation engine (vLLM) takes the new weights
-            t2 = time.perf_counter()
-            metrics = self._train_metrics(episodes, stats, losses)
-            metrics |= {"time/rollout_s": t1 - t0, "time/update_s": t2 - t1}
-            if every(cfg.train.eval_every, step) or step == cfg.train.total_steps:
-                metrics |= self.evaluate(step)
-            self._log(step, metrics, episodes)
-            if every(cfg.train.save_every, step) or step == cfg.train.total_steps:
-                self.save(step)
-        summary = {}
+    def _keep_changed_config(self) -> list[str]:
+        """Resuming with a config that differs from the saved one: the differences (extending total_steps is
+        common; an edited reward or model deserves a second look), with the old file kept as config.previous.yaml."""
+        saved = self.run_dir / "config.yaml"
+        if self.resume_from is None or not saved.is_file():
+            return []
+        old = yaml.safe_load(saved.read_text())
+        now = yaml.safe_load(yaml.safe_dump(to_dict(self.cfg)))  # as saved: tuples become lists
+        changes = changed_keys(old if isinstance(old, dict) else {}, now)
+        if changes:
+            saved.replace(self.run_dir / "config.previous.yaml")
+        return changes
+
+    def _print(self, message: str) -> None:
         if self.logger is not None:
-            self.logger.close()
-            plot_run(self.run_dir)
-            summary = summarize_run(self.run_dir)
-        if os.environ.get(DEBUG_DIGEST_ENV):
-            self._write_debug_digest([ep.request.seed for ep in episodes])
-        self.runner.close()
-        self.eval_runner.close()
-        if self.corrector is not None:
-            self.corrector.close()
-        self.ctx.barrier()
-        self.backend.close()  # before the process group goes: vLLM tears down its groups (and the default one)
-        self.ctx.close()
-        return summary
+            self.logger.print(message)
 
     def _write_debug_digest(self, last_seeds: list[int]) -> None:
         """Test hook (tests/test_distributed.py), only when MMRL_DEBUG_DIGEST is set: every process writes
@@ -502,56 +559,15 @@ class Trainer:
 
     # ------------------------------------------------------------------ logging
     def _train_metrics(self, episodes: list[Episode], stats: dict, losses: dict) -> dict[str, float]:
-        turns = [t for ep in episodes for t in ep.turns]
-        flags = [bool(t.info["format_error"]) for t in turns if "format_error" in t.info]
-        sums = self.ctx.sum([
-            sum(ep.total_reward for ep in episodes), sum(ep.success for ep in episodes), len(episodes),
-            sum(len(t.completion.token_ids) for t in turns), len(turns), sum(flags), len(flags),
-            sum(ep.error is not None for ep in episodes),
-        ])
-        reward, success, n_ep, tokens, n_turns, fmt_err, fmt_n, errors = sums
+        metrics = episode_metrics(episodes, self.env_names, self.ctx, "train") | {"train/lr": self.updater.lr}
         # Losses and the collection stats are per-process means: average them over processes.
         local = {**{f"losses/{k}": v for k, v in losses.items()}, **stats}
-        averaged = dict(zip(local, (v / self.ctx.world_size for v in self.ctx.sum(list(local.values())))))
-        metrics = {
-            "train/episodes": n_ep,
-            "train/reward_mean": reward / n_ep,
-            "train/success_rate": success / n_ep,
-            "train/response_length": tokens / max(n_turns, 1),
-            "train/format_error_rate": fmt_err / max(fmt_n, 1),
-            "train/env_errors": errors,
-            "train/lr": self.updater.lr,
-        }
-        metrics |= self._component_means(turns)
-        if len(self.env_names) > 1:  # per-env reward and success, summed over processes (mixtures)
-            per_env = []
-            for index in range(len(self.env_names)):
-                mine = [ep for ep in episodes if ep.request.env_index == index]
-                per_env += [sum(ep.total_reward for ep in mine), sum(ep.success for ep in mine), len(mine)]
-            totals = self.ctx.sum(per_env)
-            for index, name in enumerate(self.env_names):
-                reward, success, count = totals[3 * index : 3 * index + 3]
-                if count:
-                    metrics[f"train/{name}/reward_mean"] = reward / count
-                    metrics[f"train/{name}/success_rate"] = success / count
-        metrics |= averaged
+        names = self.ctx.union(set(local))
+        sums = self.ctx.sum([local.get(k, 0.0) for k in names])
+        metrics |= {k: v / self.ctx.world_size for k, v in zip(names, sums)}
         if self.corrector is not None:
             metrics["gtr/success_rate"] = metrics["train/success_rate"]
         return metrics
-
-    def _component_means(self, turns) -> dict[str, float]:
-        """Mean of each numeric `reward/<name>` info entry over the turns that report it, over all processes."""
-        sums: dict[str, list[float]] = {}
-        for t in turns:
-            for k, v in t.info.items():
-                if k.startswith("reward/") and isinstance(v, (int, float)) and not isinstance(v, bool):
-                    entry = sums.setdefault(k, [0.0, 0.0])
-                    entry[0] += float(v)
-                    entry[1] += 1
-        names = self.ctx.union(set(sums))
-        totals = self.ctx.sum([x for name in names for x in sums.get(name, [0.0, 0.0])])
-        return {f"train/{name}": totals[2 * i] / totals[2 * i + 1]
-                for i, name in enumerate(names) if totals[2 * i + 1] > 0}
 
     def _log(self, step: int, metrics: dict[str, float], episodes: list[Episode] | None = None) -> None:
         if self.logger is None:

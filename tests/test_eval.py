@@ -71,3 +71,29 @@ def test_summary_reports_succ_at_k_next_to_pass_at_k():
     assert out["eval/pass@2"] == pytest.approx(1.0)
     crashed = summarize([_multi_turn(0, [True], error="env crashed")] * 2, ["a/A-v0"], cfg, DistContext())
     assert crashed["eval/succ@3"] == 0.0
+
+
+def _answered(group: int, text: str, success: bool) -> Episode:
+    turn = Turn(prompt=None, completion=Completion([1, 2], text, True), reward=float(success), info={"success": success})
+    return Episode(EpisodeRequest(0, 1_000_000 + group, group), {}, [turn])
+
+
+def test_pass_at_k_curve_and_cot_pass_at_k_count_only_judged_reasoning():
+    """Four samples per prompt: the curve reports k = 1, 2, 4; CoT-pass@k counts a success only when its reasoning
+    was judged right; the rule judge checks the thought's equations."""
+    from mmrl.formats import THINK_ANSWER
+    from mmrl.judges import RuleJudge
+
+    cfg = EvalConfig(episodes=1, samples_per_episode=4, pass_k=[1])
+    texts = ["<think>2 + 2 = 4</think><answer>4</answer>", "<think>2 + 2 = 5</think><answer>4</answer>",
+             "<think>guess</think><answer>4</answer>", "<think>2 + 2 = 4</think><answer>3</answer>"]
+    successes = [True, True, True, False]
+    episodes = [_answered(0, t, s) for t, s in zip(texts, successes)]
+    judged = [RuleJudge().judge("", t, {}, THINK_ANSWER) for t in texts]
+    assert judged == [True, False, False, True]
+    out = summarize(episodes, ["a/A-v0"], cfg, DistContext(), judged)
+    assert {k for k in out if k.startswith("eval/pass@")} == {"eval/pass@1", "eval/pass@2", "eval/pass@4"}
+    assert out["eval/pass@1"] == pytest.approx(3 / 4)
+    assert out["eval/cot_pass@1"] == pytest.approx(1 / 4)  # only the first sample: right answer, right equation
+    assert out["eval/cot_pass@2"] == pytest.approx(1 - 3 / 6)  # 1 - C(3,2)/C(4,2)
+    assert out["eval/answer_distinct_1"] == pytest.approx(2 / 4)  # answers 4, 4, 4, 3

@@ -74,3 +74,27 @@ def test_duplicate_fraction():
     assert duplicate_fraction(["a", "b"]) == 0.0
     assert duplicate_fraction([]) == 0.0
     assert duplicate_fraction(["same"] * 4) == 0.75
+
+
+def test_pass_k_curve_doubles_up_to_n():
+    from mmrl.metrics import pass_k_curve
+
+    assert pass_k_curve(64) == [1, 2, 4, 8, 16, 32, 64]
+    assert pass_k_curve(6, [3]) == [1, 2, 3, 4, 6]
+    assert pass_k_curve(1) == [1]
+
+
+def test_mutual_information_between_prompts_and_responses():
+    import math
+
+    from mmrl.metrics import prompt_response_mutual_information as mi
+
+    # Two prompts, each answered with its own fixed response: H(Y) = ln 2, H(Y|X) = 0, I = ln 2.
+    out = mi(["a", "a", "b", "b"], ["x", "x", "y", "y"])
+    assert out["response_mi"] == pytest.approx(math.log(2)) and out["response_cond_entropy"] == 0.0
+    # Template collapse: the same two answers for both prompts, half and half: I = 0, H(Y|X) = ln 2.
+    out = mi(["a", "a", "b", "b"], ["x", "y", "x", "y"])
+    assert out["response_mi"] == pytest.approx(0.0) and out["response_cond_entropy"] == pytest.approx(math.log(2))
+    # Prompt a: x, x; prompt b: x, y. H(Y) = H(3/4, 1/4); H(Y|X) = (0 + ln 2) / 2.
+    h = -(0.75 * math.log(0.75) + 0.25 * math.log(0.25))
+    assert mi(["a", "a", "b", "b"], ["x", "x", "x", "y"])["response_mi"] == pytest.approx(h - math.log(2) / 2)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mmrl.config import OptimConfig
-from mmrl.distributed import DistContext, Updater, lr_lambda
+from mmrl.distributed import DistContext, Updater, lr_factor
 
 
 def _fit(accum: int, data: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -41,14 +41,35 @@ def test_gradients_are_clipped_and_the_norm_is_reported_before_clipping():
     assert clipped == [pytest.approx(0.5, rel=1e-4)]
 
 
+def _constant_steps(cfg: OptimConfig, total_steps: int, per_step: int, sft: int = 0, scale: float = 1.0):
+    """The factor of update u when every RL step makes `per_step` updates (clock = RL updates done / per_step)."""
+    return lambda u: lr_factor(cfg, u, max(u - sft, 0) / per_step, total_steps, per_step, sft, scale)
+
+
 def test_lr_schedule_warmup_then_cosine_to_zero_after_the_warm_start():
-    f = lr_lambda(OptimConfig(warmup_steps=2, schedule="cosine"), total_updates=12, sft_updates=3, sft_scale=5.0)
+    f = _constant_steps(OptimConfig(warmup_steps=2, schedule="cosine"), total_steps=12, per_step=1, sft=3, scale=5.0)
     assert [f(u) for u in range(3)] == [5.0, 5.0, 5.0]
     assert f(3) == pytest.approx(0.5) and f(4) == pytest.approx(1.0)
     assert f(3 + 2 + 5) == pytest.approx(0.5) and f(3 + 12) == pytest.approx(0.0)
-    linear = lr_lambda(OptimConfig(schedule="linear"), total_updates=10)
-    assert linear(5) == pytest.approx(0.5)
-    assert lr_lambda(OptimConfig(), 10)(9) == 1.0
+    linear = _constant_steps(OptimConfig(schedule="linear"), total_steps=5, per_step=2)
+    assert linear(5) == pytest.approx(0.5)  # 5 of 10 updates
+    assert _constant_steps(OptimConfig(), 10, 1)(9) == 1.0
+
+
+def test_a_schedule_over_steps_of_varying_update_counts_ends_exactly_after_the_last_update():
+    """Three RL steps making 1, 4 and 2 updates: the linear decay follows the RL-step clock and reaches 0 exactly
+    after the 7th update, never before."""
+    model = torch.nn.Linear(2, 1)
+    updater = Updater(model, OptimConfig(lr=1.0, schedule="linear"), 3, 1, DistContext(), None)
+    seen = []
+    for step, n in enumerate([1, 4, 2], start=1):
+        updater.begin_step(step, n)
+        for _ in range(n):
+            seen.append(updater.lr)
+            updater.micro_step(model.weight.sum())
+    # clock before each update: 0; 1, 1.25, 1.5, 1.75; 2, 2.5  (of 3 steps)
+    assert seen == pytest.approx([1.0, 2 / 3, 1.75 / 3, 1.5 / 3, 1.25 / 3, 1 / 3, 0.5 / 3])
+    assert updater.lr == 0.0
 
 
 def _drift(dtype: torch.dtype, tmp_path=None, steps: int = 200) -> torch.Tensor:

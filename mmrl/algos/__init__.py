@@ -1,7 +1,9 @@
-"""Pure algorithm math on tensors: advantage estimators, policy/value/supervised losses, KL estimators.
+"""Pure algorithm math on tensors: advantage estimators, policy/value/supervised losses, KL estimators,
+divergences, truncated importance weights, reward shaping.
 
-No model code lives here; the trainer picks these functions by config name (`algo.advantage`, `algo.loss_agg`,
-`algo.kl_estimator`).
+No model code lives in these functions. The algorithm objects that wire them to the policy's forward pass live
+beside them (`base.py`: the seam; `grpo.py`, `ppo.py`, `gigpo.py`, `rover.py`), chosen once from `algo.name` by
+`registry.py`.
 """
 
 from mmrl.algos.advantages import gae_advantages, group_relative_advantages, zero_advantage_group_fraction

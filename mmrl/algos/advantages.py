@@ -164,3 +164,75 @@ def gae_advantages(
     advantages = torch.stack(steps[::-1], dim=-1) if T > 0 else torch.zeros_like(rewards)  # (B, T)
     returns = advantages + values[..., :T]  # (B, T)
     return advantages, returns
+
+
+def leave_one_out_advantages(rewards: Tensor, group_size: int) -> Tensor:
+    """RLOO (Ahmadian et al. 2024, "Back to Basics: Revisiting REINFORCE Style Optimization for Learning from Human
+    Feedback in LLMs", arXiv:2402.14740, Eq. 6): each sample's baseline is the mean reward of the *other* G - 1
+    samples of its group,
+
+        A_i = r_i - (sum_{j != i} r_j) / (G - 1) = G / (G - 1) * (r_i - mean_g).
+
+    Args:
+        rewards: (N,) scalar reward per sample; consecutive blocks of `group_size` are the groups.
+        group_size: G >= 2.
+
+    Returns:
+        (N,) advantages.
+    """
+    if group_size < 2:
+        raise ValueError(f"leave-one-out advantages need group_size >= 2, got {group_size}")
+    if not rewards.is_floating_point():
+        rewards = rewards.float()
+    grouped = _grouped(rewards, group_size)  # (N/G, G)
+    others = (grouped.sum(dim=1, keepdim=True) - grouped) / (group_size - 1)  # (N/G, G)
+    constant = (grouped == grouped[:, :1]).all(dim=1, keepdim=True)  # (N/G, 1)
+    return torch.where(constant, torch.zeros_like(grouped), grouped - others).reshape(-1)  # (N,)
+
+
+def discounted_returns(rewards: Tensor, gamma: float) -> Tensor:
+    """R_t = sum_k gamma^k r_{t+k} along the last dimension (one episode per row, right-padded with 0).
+
+    Args:
+        rewards: (T,) or (B, T).
+        gamma: discount per step.
+    """
+    out = torch.zeros_like(rewards, dtype=torch.promote_types(rewards.dtype, torch.float32))  # (B, T)
+    running = torch.zeros_like(out[..., 0])  # (B,)
+    for t in reversed(range(rewards.shape[-1])):
+        running = rewards[..., t] + gamma * running  # (B,)
+        out[..., t] = running
+    return out
+
+
+def anchor_group_advantages(values: Tensor, group_ids: Tensor, normalize_std: bool = False,
+                            eps: float = 1e-6) -> tuple[Tensor, Tensor]:
+    """Advantage of each entry against the entries with the same group id (GiGPO's step-level advantage, Feng et
+    al. 2025, "Group-in-Group Policy Optimization for LLM Agent Training", arXiv:2505.10978, Eq. 7-8):
+
+        A_i = (x_i - mean_{j in g(i)} x_j)            ("mean_norm")
+        A_i = (x_i - mean_{g(i)}) / (std_{g(i)} + eps) ("mean_std_norm", population std)
+
+    A group of one entry gets A = 0. Groups need not be contiguous.
+
+    Args:
+        values: (N,) e.g. discounted step returns.
+        group_ids: (N,) integer id of each entry's anchor-state group.
+        normalize_std: divide by the group's std.
+
+    Returns:
+        (advantages (N,), group sizes (N,) as float: the size of each entry's group).
+    """
+    if values.shape != group_ids.shape or values.dim() != 1:
+        raise ValueError(f"values {tuple(values.shape)} and group_ids {tuple(group_ids.shape)} must be equal (N,)")
+    values = values.float()
+    _, inverse = torch.unique(group_ids, return_inverse=True)  # (N,)
+    n_groups = int(inverse.max()) + 1 if inverse.numel() else 0
+    counts = torch.zeros(n_groups).index_add_(0, inverse, torch.ones_like(values))  # (K,)
+    means = torch.zeros(n_groups).index_add_(0, inverse, values) / counts  # (K,)
+    centered = values - means[inverse]  # (N,)
+    if normalize_std:
+        var = torch.zeros(n_groups).index_add_(0, inverse, centered**2) / counts  # (K,)
+        centered = centered / (var.sqrt()[inverse] + eps)  # (N,)
+    sizes = counts[inverse]  # (N,)
+    return torch.where(sizes > 1, centered, torch.zeros_like(centered)), sizes

@@ -93,6 +93,7 @@ def clipped_policy_loss(
     clip_low: float,
     clip_high: float,
     agg_mode: str,
+    is_weights: Tensor | None = None,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """PPO clipped surrogate loss with an asymmetric clip range (PPO Eq. 7; DAPO "Clip-Higher").
 
@@ -113,6 +114,8 @@ def clipped_policy_loss(
         clip_low: eps_low; the ratio is clipped below at 1 - clip_low.
         clip_high: eps_high; the ratio is clipped above at 1 + clip_high (DAPO uses 0.28).
         agg_mode: 'token-mean', 'seq-mean-token-mean' or 'seq-mean-token-sum'.
+        is_weights: optional (B, T) or (B, 1) detached weights multiplying each token's loss: the truncated
+            importance weights min(pi_old / pi_rollout, cap) of `mmrl.algos.tis`, when a separate engine sampled.
 
     Returns:
         (loss, stats): the scalar loss, and detached scalar tensors over the unmasked tokens (call `.item()`
@@ -136,6 +139,8 @@ def clipped_policy_loss(
     unclipped = -advantages * ratio  # (B, T)
     clipped = -advantages * torch.clamp(ratio, 1.0 - clip_low, 1.0 + clip_high)  # (B, T)
     loss_tokens = torch.maximum(unclipped, clipped)  # (B, T)
+    if is_weights is not None:
+        loss_tokens = loss_tokens * is_weights.detach().to(loss_tokens.dtype)  # (B, T)
     loss = aggregate_loss(loss_tokens, mask, agg_mode)  # ()
     with torch.no_grad():
         stats = {
@@ -196,3 +201,43 @@ def sft_loss(logprobs: Tensor, mask: Tensor) -> Tensor:
         mask: (B, T) target tokens to learn (e.g. the expert action, or only its thought span for GTR).
     """
     return -masked_mean(logprobs, mask)  # ()
+
+
+def rover_loss(
+    logprobs: Tensor,
+    old_logprobs: Tensor,
+    vocab_mean: Tensor,
+    old_vocab_mean: Tensor,
+    rewards: Tensor,
+    mask: Tensor,
+    rho: float = 1.0,
+    is_weights: Tensor | None = None,
+) -> Tensor:
+    """ROVER's loss (He et al. 2025, "Random Policy Valuation is Enough for LLM Reasoning with Verifiable Rewards",
+    arXiv:2509.24981): the Q-value of a token is read from the policy's log-ratio to the rollout policy, and its
+    target is the reward plus the value of the next state under the *uniform random* policy, i.e. the mean of the
+    same log-ratio over the vocabulary there:
+
+        Q_t = rho * (log pi(y_t | s_t) - log pi_old(y_t | s_t))
+        V_t = rho * mean_v (log pi(v | s_t) - log pi_old(v | s_t))           (detached)
+        y_t = r~ + V_{t+1}   (V after the last token = 0),   loss = token-mean (Q_t - y_t)^2
+
+    with r~ the sample's group-normalised outcome reward, broadcast to its tokens.
+
+    Args:
+        logprobs, old_logprobs: (B, T) log-probs of the sampled tokens now (with grad) and at rollout.
+        vocab_mean, old_vocab_mean: (B, T) mean over the vocabulary of log p at each position, now and at rollout.
+        rewards: (B,) r~.
+        mask: (B, T) real tokens (0/1, or sample weights).
+        rho: the temperature-like scale of Q.
+        is_weights: optional (B, T) truncated importance weights multiplying each token's squared error.
+    """
+    q = rho * (logprobs - old_logprobs)  # (B, T)
+    state_value = (rho * (vocab_mean - old_vocab_mean)).detach() * (mask != 0)  # (B, T)
+    next_value = torch.zeros_like(state_value)  # (B, T)
+    next_value[:, :-1] = state_value[:, 1:]  # 0 after the last (and every padded) token
+    target = (rewards.to(q.dtype).unsqueeze(1) + next_value).detach()  # (B, T)
+    error = (q - target) ** 2  # (B, T)
+    if is_weights is not None:
+        error = error * is_weights.detach().to(error.dtype)  # (B, T)
+    return aggregate_loss(error, mask, "token-mean")  # ()

@@ -40,6 +40,7 @@ class Scores:
     mask: torch.Tensor  # (B, Tc) 1 on real completion tokens
     entropy: torch.Tensor | None = None  # (B, Tc)
     values: torch.Tensor | None = None  # (B,) V(prompt) from the value head
+    vocab_mean: torch.Tensor | None = None  # (B, Tc) mean over the vocabulary of log p(v | state), detached (ROVER)
 
 
 def _defuse(text: str) -> str:
@@ -230,10 +231,13 @@ class Policy:
         return scores.logprobs, scores.mask, scores.entropy
 
     def score(self, prompts: list[Prompt], completions: list[list[int]], temperature: float = 1.0,
-              with_entropy: bool | str = False, with_values: bool = False, value_trunk_grad: bool = True) -> Scores:
+              with_entropy: bool | str = False, with_values: bool = False, value_trunk_grad: bool = True,
+              with_vocab_mean: bool = False) -> Scores:
         """`completion_logprobs`, plus with `with_values` the value head's V(prompt) (B,), read from the last
         hidden state at the prompt's final token (it sees the observation, not the answer), in the same forward.
-        `value_trunk_grad=False` detaches that hidden state: the value loss then trains the head alone."""
+        `value_trunk_grad=False` detaches that hidden state: the value loss then trains the head alone.
+        `with_vocab_mean` adds, at every completion position, the mean of log p over the vocabulary (the tokens the
+        policy may emit), detached: ROVER's value of a state under the uniform random policy."""
         batch = self.collate(prompts, completions)
         mask = batch.pop("completion_mask")
         p_len = batch.pop("prompt_len")
@@ -265,4 +269,9 @@ class Policy:
                 # torch.where would still send a NaN gradient through the discarded branch).
                 finite_logp = logp_all.masked_fill(torch.isinf(logp_all), 0.0)
                 entropy = -(logp_all.exp() * finite_logp).sum(-1) * mask  # (B, Tc)
-        return Scores(logprobs, mask, entropy, values)
+        vocab_mean = None
+        if with_vocab_mean:
+            with torch.no_grad():
+                finite = torch.isfinite(logp_all)  # (B, Tc, V) suppressed tokens are -inf
+                vocab_mean = logp_all.masked_fill(~finite, 0.0).sum(-1) / finite.sum(-1) * mask  # (B, Tc)
+        return Scores(logprobs, mask, entropy, values, vocab_mean)

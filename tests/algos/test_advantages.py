@@ -173,3 +173,35 @@ def test_gae_shape_errors():
         gae_advantages(
             torch.zeros(3), torch.zeros(4), torch.zeros(3), gamma=1.0, lam=1.0, bootstrap_value=1.0
         )
+
+
+def test_leave_one_out_baseline_is_the_mean_of_the_other_samples():
+    from mmrl.algos.advantages import leave_one_out_advantages
+
+    rewards = torch.tensor([1.0, 0.0, 0.0, 1.0, 2.0, 2.0])  # groups of 3
+    # group 1: 1 - (0+0)/2 = 1, 0 - (1+0)/2 = -0.5 (twice); group 2: 1 - 2 = -1, 2 - 1.5 = 0.5 (twice)
+    assert leave_one_out_advantages(rewards, 3).tolist() == pytest.approx([1.0, -0.5, -0.5, -1.0, 0.5, 0.5])
+    assert leave_one_out_advantages(torch.tensor([3.0, 3.0]), 2).tolist() == [0.0, 0.0]
+    with pytest.raises(ValueError, match="group_size >= 2"):
+        leave_one_out_advantages(rewards, 1)
+
+
+def test_discounted_step_returns():
+    from mmrl.algos.advantages import discounted_returns
+
+    out = discounted_returns(torch.tensor([[0.0, 1.0, 2.0], [1.0, 0.0, 0.0]]), 0.5)
+    # row 1: 0 + 0.5*1 + 0.25*2 = 1, 1 + 0.5*2 = 2, 2
+    assert out.tolist() == [[1.0, 2.0, 2.0], [1.0, 0.0, 0.0]]
+
+
+def test_anchor_groups_compare_each_step_with_its_state_group_and_singletons_get_zero():
+    from mmrl.algos.advantages import anchor_group_advantages
+
+    values = torch.tensor([1.0, 3.0, 5.0, 2.0, 4.0])
+    ids = torch.tensor([7, 7, 9, 7, 2])  # group 7: {1, 3, 2} mean 2; groups 9 and 2 are singletons
+    adv, sizes = anchor_group_advantages(values, ids)
+    assert adv.tolist() == pytest.approx([-1.0, 1.0, 0.0, 0.0, 0.0])
+    assert sizes.tolist() == [3.0, 3.0, 1.0, 3.0, 1.0]
+    std_adv, _ = anchor_group_advantages(values, ids, normalize_std=True)
+    # population std of {1, 3, 2} = sqrt(2/3)
+    assert std_adv[0].item() == pytest.approx(-1.0 / (2 / 3) ** 0.5, rel=1e-5)

@@ -1,21 +1,16 @@
-"""PPO pieces (mmrl.ppo): per-episode GAE, lambda-scaled thought weights, and the loss terms."""
+"""PPO pieces (mmrl.algos.ppo_terms): per-episode GAE, lambda-scaled thought weights, and the loss terms."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from mmrl.ppo import episode_gae, ppo_terms, thought_weights
-from mmrl.rollout.runner import Episode, EpisodeRequest, Turn
-
-
-def _episode(rewards):
-    return Episode(EpisodeRequest(0, 0), {}, [Turn(None, None, r, {}) for r in rewards])
+from mmrl.algos.ppo_terms import episode_gae, ppo_terms, thought_weights
 
 
 def test_episode_gae_matches_a_hand_computed_recursion():
     gamma, lam = 0.9, 0.8
-    eps = [_episode([0.0, 0.0, 1.0]), _episode([-1.0])]
+    eps = [[0.0, 0.0, 1.0], [-1.0]]
     values = [[0.5, 0.2, 0.4], [0.3]]
     adv, ret = episode_gae(eps, values, gamma, lam)
     # Episode 1, backwards: the last step has no successor.
@@ -31,7 +26,7 @@ def test_episode_gae_matches_a_hand_computed_recursion():
 
 
 def test_episode_gae_with_zero_values_and_lambda_one_gives_discounted_returns():
-    adv, ret = episode_gae([_episode([0.0, 0.0, 2.0])], [[0.0, 0.0, 0.0]], 0.5, 1.0)
+    adv, ret = episode_gae([[0.0, 0.0, 2.0]], [[0.0, 0.0, 0.0]], 0.5, 1.0)
     assert ret[0] == pytest.approx([0.5, 1.0, 2.0])
     assert adv[0] == pytest.approx([0.5, 1.0, 2.0])
 
@@ -96,3 +91,11 @@ def test_token_level_clipping_freezes_only_the_token_that_moved():
     pg.backward()
     assert logprobs.grad[0, 0] == 0 and (logprobs.grad[0, 1:] < 0).all()
     assert stats["clip_frac"] == pytest.approx(1 / 3)
+
+
+def test_explained_variance_by_hand():
+    from mmrl.algos.ppo_terms import explained_variance
+
+    # residuals [0, 0, 1]: variance 2/9; targets [1, 2, 4]: variance 14/9 -> 1 - 1/7
+    assert explained_variance(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([1.0, 2.0, 4.0])) == pytest.approx(6 / 7)
+    assert explained_variance(torch.zeros(2), torch.ones(2)) == 0.0  # constant targets

@@ -211,4 +211,4 @@ def test_trainer_runs_alfworld_episodes_from_worker_threads(tmp_path):
     Trainer(cfg).train()
     (row,) = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if r.get("step") == 1]
     assert row["train/env_errors"] == 0 and row["train/episodes"] == 4
-    assert row["train/reward_mean"] <= 0.0  # a random tiny model: penalties only
+    assert row["train/return_mean"] <= 0.0  # a random tiny model: penalties only

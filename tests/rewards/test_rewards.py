@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 
@@ -129,7 +130,9 @@ def test_rewards_never_raise_on_hostile_text(completions, data):
     )
     for name in reward_names():
         values = get_reward(name)(completions, answer=answers)
-        assert len(values) == len(completions) and all(v in (0.0, 1.0) for v in values)
+        allowed = (2.0, 1.0, 0.0, -10.0) if name == "cosine_length" else (0.0, 1.0)  # short texts: 0 words
+        assert len(values) == len(completions) and all(v in allowed or (name == "cosine_length" and
+                                                                          math.isfinite(v)) for v in values)
     for text in completions:
         extract_tag(text, "answer")
         normalize_answer(text)
@@ -198,3 +201,19 @@ def test_call_reward_survives_crashes_and_bad_results(caplog):
 
 def test_importing_the_package_registers_the_submodules():
     assert rewards.get_reward("think_answer_format") is think_answer_format
+
+
+def test_cosine_length_reward_follows_the_papers_curve():
+    from mmrl.rewards import get_reward
+
+    fn = get_reward("cosine_length")
+    # T = 10: correct 2 at t=0, 1.5 at t=5, 1 at t=10; wrong -10 at t=0, -5 at t=5, 0 at t=10; over length -10
+    got = fn(["a"] * 7, correct=[True, True, True, False, False, False, True], max_length=10,
+             length=[0, 5, 10, 0, 5, 10, 11])
+    assert got == pytest.approx([2.0, 1.5, 1.0, -10.0, -5.0, 0.0, -10.0])
+    assert fn(["one two three", "x"], correct=[None, True], max_length=[6, 6]) == [None, pytest.approx(
+        1.0 + (1 + math.cos(math.pi / 6)) / 2)]
+    # correctness from the answer column: right and short (1 word of 4) vs wrong
+    right = 1.0 + (1 + math.cos(math.pi / 4)) / 2
+    assert fn(["<answer>7</answer>", "<answer>8</answer>"], answer=["7", "7"], max_length=4) == pytest.approx(
+        [right, -10.0 + 10.0 * (1 - (1 + math.cos(math.pi / 4)) / 2)])

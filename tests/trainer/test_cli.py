@@ -75,10 +75,10 @@ def test_users_own_env_trains_then_evaluates_and_plots(tmp_path):
     out = run_mmrl("train", "configs/quickstart.yaml", "envs=[{id: 'theirmodule:their/Env-v0'}]", *SMALL,
                    "train.total_steps=2", f"train.output_dir={run_dir}", extra_path=str(module_dir))
     assert out.returncode == 0, out.stderr[-3000:]
-    rows = [r for r in read_jsonl(run_dir / "metrics.jsonl") if "train/reward_mean" in r]
+    rows = [r for r in read_jsonl(run_dir / "metrics.jsonl") if "train/return_mean" in r]
     assert [r["step"] for r in rows] == [1, 2]
     for r in rows:  # every episode scored by the user's env: 0.5 or 2.0 each
-        assert 0.5 <= r["train/reward_mean"] <= 2.0
+        assert 0.5 <= r["train/return_mean"] <= 2.0
     samples = read_jsonl(run_dir / "samples.jsonl")
     assert samples and samples[0]["env"] == "theirmodule:their/Env-v0"
     assert "How many letters in" in samples[0]["turns"][0]["prompt"]
@@ -133,7 +133,7 @@ def test_the_readme_command_trains_a_label_free_user_env(tmp_path):
     warnings = [line for line in out.stdout.splitlines() if line.startswith("warning:")]
     assert warnings == ["warning: train.sft_steps > 0 but theirmodule:their/Env-v0 gives no "
                         "info['admissible_actions'] at reset: the warm-start is skipped"]
-    rows = [r for r in read_jsonl(run_dir / "metrics.jsonl") if "train/reward_mean" in r]
+    rows = [r for r in read_jsonl(run_dir / "metrics.jsonl") if "train/return_mean" in r]
     assert [r["step"] for r in rows] == [1]
     assert not any(k.startswith("sft/") for r in read_jsonl(run_dir / "metrics.jsonl") for k in r)
 

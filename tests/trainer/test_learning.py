@@ -27,9 +27,9 @@ def test_grpo_raises_reward_from_the_format_warm_start(tmp_path):
     """After a warm-start that answers one of four words at random (reward ~0.25), GRPO learns that only
     'apple' is rewarded: the mean reward of the last steps is well above that of the first."""
     summary = Trainer(_config(tmp_path, "train.total_steps=40")).train()
-    rows = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if "train/reward_mean" in r]
-    first = np.mean([r["train/reward_mean"] for r in rows[:5]])
-    last = np.mean([r["train/reward_mean"] for r in rows[-5:]])
+    rows = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if "train/return_mean" in r]
+    first = np.mean([r["train/return_mean"] for r in rows[:5]])
+    last = np.mean([r["train/return_mean"] for r in rows[-5:]])
     assert first < 0.6, f"the warm-start should leave the task unsolved (first rewards {first:.2f})"
     assert last > first + 0.3, f"reward did not rise: first 5 steps {first:.2f}, last 5 steps {last:.2f}"
     assert summary["final/eval_success_rate"] > summary["sft/eval_success_rate"]
@@ -60,7 +60,7 @@ def test_two_env_mixture_logs_per_env_reward_and_success(tmp_path):
     (row,) = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if r["step"] == 1]
     assert row["train/episodes"] == 32
     for name in ("mmrltest/Echo-v0#0", "mmrltest/Echo-v0#1"):  # one id twice: labels made unique
-        assert 0.0 <= row[f"train/{name}/reward_mean"] <= 2.0 and f"train/{name}/success_rate" in row
+        assert 0.0 <= row[f"train/{name}/return_mean"] <= 2.0 and f"train/{name}/success_rate" in row
         assert f"eval/{name}/success_rate" in row
     samples = read_jsonl(tmp_path / "samples.jsonl")
     assert {s["env"] for s in samples} <= {"mmrltest/Echo-v0#0", "mmrltest/Echo-v0#1"}

@@ -53,8 +53,8 @@ def test_a_resumed_ppo_gtr_run_continues_its_value_head_and_dagger_buffer(tmp_pa
     Trainer(_gtr_config(straight, "train.total_steps=3")).train()
     Trainer(_gtr_config(resumed, "train.total_steps=2")).train()
     Trainer(_gtr_config(resumed, "train.total_steps=3")).train()
-    pick = lambda d: {r["step"]: (r["train/reward_mean"], r["gtr/buffer_size"])  # noqa: E731
-                      for r in read_jsonl(d / "metrics.jsonl") if "train/reward_mean" in r}
+    pick = lambda d: {r["step"]: (r["train/return_mean"], r["gtr/buffer_size"])  # noqa: E731
+                      for r in read_jsonl(d / "metrics.jsonl") if "train/return_mean" in r}
     assert pick(straight) == pick(resumed)
     a = load_file(straight / "checkpoints" / "step_3" / VALUE_HEAD_FILE)
     b = load_file(resumed / "checkpoints" / "step_3" / VALUE_HEAD_FILE)
@@ -74,9 +74,9 @@ def test_ppo_raises_the_reward_of_a_multi_turn_task(tmp_path):
         "train.save_every=0", "train.total_steps=40", f"train.output_dir={tmp_path}",
     ])
     Trainer(cfg).train()
-    rows = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if "train/reward_mean" in r]
-    first = np.mean([r["train/reward_mean"] for r in rows[:5]])
-    last = np.mean([r["train/reward_mean"] for r in rows[-5:]])
+    rows = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if "train/return_mean" in r]
+    first = np.mean([r["train/return_mean"] for r in rows[:5]])
+    last = np.mean([r["train/return_mean"] for r in rows[-5:]])
     assert first < 1.8, f"the warm-start should leave the task unsolved (first returns {first:.2f} of 3)"
     assert last > first + 0.9, f"return did not rise: first 5 steps {first:.2f}, last 5 steps {last:.2f}"
     values = [r["train/value_mean"] for r in rows]

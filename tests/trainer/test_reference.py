@@ -39,7 +39,24 @@ def test_a_warm_started_policy_differs_from_the_initial_model(tmp_path):
     prompt = trainer.policy.encode([{"role": "user", "content": "turn 0: say apple"}])
     completion = trainer.policy.encode_completion("apple")
     warm = trainer.policy.completion_logprobs([prompt], [completion])[0].sum().item()
-    trainer.policy.model, initial = trainer.ref, trainer.policy.model
-    before = trainer.policy.completion_logprobs([prompt], [completion])[0].sum().item()
-    trainer.policy.model = initial
+    before = trainer.reference.logprobs(trainer.policy, [prompt], [completion], 1.0).sum().item()
     assert abs(warm - before) > 1.0
+
+
+def test_with_lora_the_reference_after_a_warm_start_is_the_warm_started_adapter(tmp_path):
+    """LoRA + warm-start: the KL of the first on-policy update is ~0 (the reference is the warm-started adapter,
+    not the base model with the adapter off), the saved adapter is the warm-start's, and the trained adapter still
+    trains."""
+    trainer = Trainer(_config(tmp_path, "model.lora.r=8", "model.lora.alpha=16"))
+    trainer.train()
+    assert (tmp_path / WARM_START_DIR / "adapter_config.json").is_file()
+    (row,) = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if r["step"] == 1]
+    assert row["losses/kl"] < 1e-6
+    trainable = [n for n, p in trainer.policy.model.named_parameters() if p.requires_grad]
+    assert trainable and all("reference" not in n for n in trainable)
+    prompt = trainer.policy.encode([{"role": "user", "content": "turn 0: say apple"}])
+    completion = trainer.policy.encode_completion("apple")
+    with trainer.policy.model.disable_adapter():
+        adapter_off = trainer.policy.completion_logprobs([prompt], [completion])[0].sum().item()
+    reference = trainer.reference.logprobs(trainer.policy, [prompt], [completion], 1.0).sum().item()
+    assert abs(reference - adapter_off) > 1.0  # the warm-start moved the adapter far from "off"

@@ -20,7 +20,7 @@ ARGS = [*SMALL, "train.total_steps=8", "train.save_every=2", "train.eval_every=4
 
 
 def _rewards(run_dir):
-    return {r["step"]: r["train/reward_mean"] for r in read_jsonl(run_dir / "metrics.jsonl") if "train/reward_mean" in r}
+    return {r["step"]: r["train/return_mean"] for r in read_jsonl(run_dir / "metrics.jsonl") if "train/return_mean" in r}
 
 
 @pytest.mark.slow

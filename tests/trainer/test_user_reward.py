@@ -28,7 +28,7 @@ def _step_one(run_dir, env: str, extra: str = "") -> dict:
         "train.total_steps=1", "train.progress=false", "train.eval_every=0", f"train.output_dir={run_dir}",
     ])
     Trainer(cfg).train()
-    return next(r for r in read_jsonl(run_dir / "metrics.jsonl") if "train/reward_mean" in r)
+    return next(r for r in read_jsonl(run_dir / "metrics.jsonl") if "train/return_mean" in r)
 
 
 @pytest.mark.parametrize("env, kwargs", [("mmrl/NumberLine-v0", "render_image: false, "),
@@ -40,5 +40,5 @@ def test_a_user_reward_added_by_config_changes_the_training_reward(tmp_path, mon
     bonus = _step_one(tmp_path / "bonus", env, kwargs + "reward_weights: {'theirrewards:politeness_bonus': 1.0}")
     assert bonus["train/reward/politeness_bonus"] == 10.0 and "train/reward/politeness_bonus" not in plain
     # Same seed, same samples: every step of every episode earns 10 more.
-    assert bonus["train/reward_mean"] - plain["train/reward_mean"] >= 10.0 - 1e-6
+    assert bonus["train/return_mean"] - plain["train/return_mean"] >= 10.0 - 1e-6
     assert bonus["train/success_rate"] == plain["train/success_rate"]
