@@ -844,11 +844,16 @@ def ineffective_settings(cfg: Config) -> list[str]:
             if getattr(section, name) != getattr(default, name):
                 problems.append(f"'{place}.{name}' has no effect {why}; remove it")
 
-    ppo_only = ("gamma", "gae_lambda", "value_coef", "value_trunk_grad", "value_clip", "thought_coef",
-                "ratio_level", "normalize_advantages")
-    if cfg.algo.name != "ppo":
-        unused(cfg.algo, "algo", ppo_only, f"under algo.name: {cfg.algo.name} (PPO only)")
-    else:
+    from mmrl.algos.registry import ALGORITHM_FIELDS
+
+    readers: dict[str, list[str]] = {}
+    for name, fields in ALGORITHM_FIELDS.items():
+        for field_name in fields:
+            readers.setdefault(field_name, []).append(name)
+    for field_name, names in readers.items():
+        if cfg.algo.name not in names:
+            unused(cfg.algo, "algo", (field_name,), f"under algo.name: {cfg.algo.name} (read by {', '.join(names)})")
+    if cfg.algo.name == "ppo":
         unused(cfg.algo, "algo", ("advantage",), "under algo.name: ppo (PPO's advantages are GAE)")
     if cfg.algo.kl_coef == 0:
         unused(cfg.algo, "algo", ("kl_estimator",), "with algo.kl_coef: 0")

@@ -21,6 +21,13 @@ ALGORITHMS: dict[str, str] = {
     "rover": "mmrl.algos.rover:ROVER",
 }
 
+ALGORITHM_FIELDS: dict[str, tuple[str, ...]] = {
+    "ppo": ("gamma", "gae_lambda", "value_coef", "value_trunk_grad", "value_clip", "thought_coef", "ratio_level",
+            "normalize_advantages"),
+    "gigpo": ("gamma", "gigpo_omega"),
+}
+"""`AlgoConfig` fields that only some algorithms read; set under another algorithm, one is a config error."""
+
 
 def algorithm_class(name: str) -> type[Algorithm]:
     if name not in ALGORITHMS:
