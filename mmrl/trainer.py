@@ -226,6 +226,7 @@ class Trainer:
         for step in range(self.start_step + 1, cfg.train.total_steps + 1):
             t0 = time.perf_counter()
             episodes, samples, stats = self.collect(step)
+            self.backend.idle()  # e.g. vLLM's sleep mode frees the engine's GPU memory for the update
             t1 = time.perf_counter()
             losses = self.update(samples, step)
             if step % cfg.rollout.sync_every == 0 or every(cfg.train.eval_every, step) or step == cfg.train.total_steps:

@@ -50,6 +50,9 @@ class GenerationBackend(Protocol):
     def sync(self) -> None:
         """Make generation use the policy's current weights (called by the trainer after optimiser steps)."""
 
+    def idle(self) -> None:
+        """No generation until the next `sync`: free what can be freed meanwhile (called after each rollout)."""
+
     def close(self) -> None:
         """Release the backend's resources (an engine, its process groups)."""
 
@@ -66,6 +69,9 @@ class HFBackend:
 
     def sync(self) -> None:
         """Nothing to do: generation runs on the training weights themselves."""
+
+    def idle(self) -> None:
+        """Nothing held apart from the training model."""
 
     def close(self) -> None:
         """Nothing to release."""

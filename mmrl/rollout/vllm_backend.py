@@ -41,6 +41,10 @@ class VLLMBackend:
         sampler's log-probs renormalise over the rest, as the trainer's scorer does."""
         self.sync_seconds = 0.0
         """Wall time of the last `sync()`."""
+        self.sleeps = cfg.sleep_mode and torch.cuda.is_available()
+        """GPU sleep mode: the engine frees its memory while the trainer updates (vLLM does not sleep on CPU)."""
+        self.asleep: set[str] = set()
+        """What the engine has released: 'weights' and/or 'kv_cache' (woken separately, as vLLM's RL recipe does)."""
         self.sync()
 
     # ------------------------------------------------------------------ generation
@@ -63,6 +67,7 @@ class VLLMBackend:
                 allowed_token_ids=self.allowed_ids,
                 detokenize=False,
             ))
+        self._wake("kv_cache")
         with _process_state_kept():
             outputs = self.engine.generate(inputs, sampling, use_tqdm=False)
         completions: list[Completion] = []
@@ -95,6 +100,7 @@ class VLLMBackend:
         """Load the policy's current weights into the engine (a collective under ZeRO-3: all processes call it)."""
         start = time.perf_counter()
         weights = list(trained_weights(self.policy.model))
+        self._wake("weights")
         engine = self.engine
 
         def load(worker) -> None:
@@ -112,6 +118,17 @@ class VLLMBackend:
             if self.policy.is_vl:
                 engine.llm_engine.reset_encoder_cache()
         self.sync_seconds = time.perf_counter() - start
+
+    def idle(self) -> None:
+        """With sleep mode on a GPU: release the weights' copy and the KV cache until the next sync / rollout."""
+        if self.sleeps and not self.asleep:
+            self.engine.sleep(level=1)
+            self.asleep = {"weights", "kv_cache"}
+
+    def _wake(self, what: str) -> None:
+        if what in self.asleep:
+            self.engine.wake_up(tags=[what])
+            self.asleep.discard(what)
 
     def close(self) -> None:
         """Shut the engine down (it also destroys the torch.distributed groups it joined or created)."""

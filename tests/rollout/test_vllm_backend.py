@@ -199,3 +199,32 @@ def test_a_greedy_group_gets_its_one_answer_per_copy(engine):
     assert len(out) == 4 and len({id(c) for c in out}) == 4
     assert out[0].token_ids == out[1].token_ids == out[2].token_ids
     assert out[0].token_ids == backend.generate([first], SamplingParams(max_new_tokens=6, temperature=0.0))[0].token_ids
+
+
+class _SleepyEngine:
+    """Stands in for `vllm.LLM` to record the sleep-mode calls (sleep mode needs a GPU; on CPU vLLM ignores it)."""
+
+    def __init__(self):
+        self.calls: list[tuple] = []
+
+    def sleep(self, level):
+        self.calls.append(("sleep", level))
+
+    def wake_up(self, tags):
+        self.calls.append(("wake_up", tuple(tags)))
+
+
+def test_sleep_mode_releases_the_engine_between_rollouts_and_wakes_what_each_call_needs(monkeypatch):
+    from mmrl.rollout.vllm_backend import VLLMBackend
+
+    backend = VLLMBackend.__new__(VLLMBackend)  # no engine start: only the sleep bookkeeping is under test
+    backend.engine, backend.sleeps, backend.asleep = _SleepyEngine(), True, set()
+    backend.idle()
+    backend.idle()  # already asleep: nothing more
+    backend._wake("weights")  # what sync() does before loading weights
+    backend._wake("kv_cache")  # what generate() does first
+    backend._wake("kv_cache")
+    assert backend.engine.calls == [("sleep", 1), ("wake_up", ("weights",)), ("wake_up", ("kv_cache",))]
+    backend.sleeps = False  # CPU, or sleep_mode off: idle() keeps the engine as it is
+    backend.idle()
+    assert backend.engine.calls[-1] == ("wake_up", ("kv_cache",))

@@ -62,6 +62,9 @@ class OffsetLogprobs:
     def sync(self):
         self.inner.sync()
 
+    def idle(self):
+        self.inner.idle()
+
     def close(self):
         self.inner.close()
 
