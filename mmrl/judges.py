@@ -11,14 +11,10 @@ answer is right *and* its reasoning is judged right.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Protocol
 
-from mmrl.envs.text.expression import evaluate, parse_number
 from mmrl.formats import ResponseFormat
-
-# An equation: an arithmetic expression (digits, operators, brackets, spaces), '=', then a number.
-_EQUATION = re.compile(r"([0-9.\s+\-*/×÷·()\[\]]*[0-9)\]][0-9.\s+\-*/×÷·()\[\]]*)=\s*(-?\d+(?:\.\d+)?(?:/\d+)?)")
+from mmrl.rewards.reasoning import equations_hold
 
 
 class Judge(Protocol):
@@ -28,23 +24,6 @@ class Judge(Protocol):
 
     def close(self) -> None:
         """Release what the judge holds (a model, a client)."""
-
-
-def equations(thought: str) -> list[tuple[str, str]]:
-    """The (expression, value) pairs of the equations written in a thought, in order."""
-    return [(lhs.strip(), rhs) for lhs, rhs in _EQUATION.findall(thought) if any(op in lhs for op in "+-*/×÷·")]
-
-
-def equations_hold(thought: str) -> bool:
-    """True iff the thought writes at least one equation and every one of them is exactly right."""
-    found = equations(thought)
-    if not found:
-        return False
-    for lhs, rhs in found:
-        value, target = evaluate(lhs), parse_number(rhs)
-        if value is None or target is None or value.value != target:
-            return False
-    return True
 
 
 class RuleJudge:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
 
 import pytest
@@ -34,11 +35,18 @@ def _step_one(run_dir, env: str, extra: str = "") -> dict:
 @pytest.mark.parametrize("env, kwargs", [("mmrl/NumberLine-v0", "render_image: false, "),
                                          ("mmrl/Countdown-v0", "")])
 def test_a_user_reward_added_by_config_changes_the_training_reward(tmp_path, monkeypatch, env, kwargs):
+    import mmrl.rewards
+
+    # The user's reward (10 per response, outside the [0, 1] of mmrl's own) stays registered for this test only.
+    monkeypatch.setattr(mmrl.rewards, "_REGISTRY", dict(mmrl.rewards._REGISTRY))
+    monkeypatch.delitem(sys.modules, "theirrewards", raising=False)  # imported afresh: it registers again
     (tmp_path / "theirrewards.py").write_text(textwrap.dedent(USER_REWARDS))
     monkeypatch.syspath_prepend(str(tmp_path))
     plain = _step_one(tmp_path / "plain", env, kwargs)
     bonus = _step_one(tmp_path / "bonus", env, kwargs + "reward_weights: {'theirrewards:politeness_bonus': 1.0}")
-    assert bonus["train/reward/politeness_bonus"] == 10.0 and "train/reward/politeness_bonus" not in plain
+    # A component is summed over an episode's turns, like the return (mmrl/episode_metrics.py): 10 per turn.
+    assert bonus["train/reward/politeness_bonus"] == pytest.approx(10.0 * bonus["train/turns_mean"])
+    assert "train/reward/politeness_bonus" not in plain
     # Same seed, same samples: every step of every episode earns 10 more.
     assert bonus["train/return_mean"] - plain["train/return_mean"] >= 10.0 - 1e-6
     assert bonus["train/success_rate"] == plain["train/success_rate"]
