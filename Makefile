@@ -33,9 +33,10 @@ install-test: $(TEST_STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/mmrl train configs/quickstart.yaml
 
-# MMRL_REQUIRE_VLLM: a vLLM test fails (instead of skipping) if the engine does not import.
+# MMRL_REQUIRE_VLLM: a vLLM test fails (instead of skipping) if the engine does not import. Two workers, one per
+# core (each test runs one torch thread); a file's tests stay on one worker, so module fixtures (engines) are shared.
 test: $(TEST_STAMP)
-	MMRL_REQUIRE_VLLM=1 $(PY) -m pytest -q
+	MMRL_REQUIRE_VLLM=1 $(PY) -m pytest -q -n 2 --dist loadfile
 
 test-fast: $(TEST_STAMP)
 	MMRL_REQUIRE_VLLM=1 $(PY) -m pytest -q -m "not slow"

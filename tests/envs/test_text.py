@@ -344,10 +344,12 @@ def test_math_verify_reward_function():
     ],
 )
 def test_math_verify_guard_is_fast_off_the_main_thread(hostile):
-    start = time.monotonic()
+    # CPU seconds of this process (all its threads), not wall time: other jobs on a shared 2-core machine (or the
+    # other test worker) must not count, only the work the guard lets through.
+    start = time.process_time()
     # call_reward runs the function on a worker thread, where math-verify's signal timeouts are off.
     assert call_reward(math_verify_accuracy, [tagged(hostile)], timeout_s=20, answer=["1"]) == [0.0]
-    assert time.monotonic() - start < 5
+    assert time.process_time() - start < 5
     assert threading.active_count() < 50
 
 
