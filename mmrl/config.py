@@ -824,6 +824,11 @@ def validate(cfg: Config) -> None:
                 if name in kwargs and kwargs[name] != getattr(cfg.model, name):
                     errors.append(f"'envs[{i}].{where}.{name}' ({kwargs[name]!r}) differs from model.{name} "
                                   f"({getattr(cfg.model, name)!r}); set model.{name} only: envs get the model's")
+        for where, kwargs in (("kwargs", env.kwargs), ("eval_kwargs", env.eval_kwargs)):
+            if "max_steps" in kwargs and kwargs["max_steps"] != cfg.rollout.max_episode_steps:
+                errors.append(f"'envs[{i}].{where}.max_steps' ({kwargs['max_steps']!r}) differs from "
+                              f"rollout.max_episode_steps ({cfg.rollout.max_episode_steps!r}); set "
+                              "rollout.max_episode_steps only: envs that count steps get it")
         need(env.weight > 0, f"envs[{i}].weight", "> 0", env.weight)
 
     errors += ineffective_settings(cfg)

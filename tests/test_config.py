@@ -363,3 +363,20 @@ def test_typed_choices_match_the_modules_that_implement_them():
 def test_a_run_saved_with_the_removed_action_marker_gets_a_clear_message():
     with pytest.raises(ConfigError, match=r"'algo\.action_marker' was removed: each env's response format"):
         load_config(None, ["algo.action_marker=x"])
+
+
+def test_the_episode_cap_is_set_once_in_rollout():
+    with pytest.raises(ConfigError, match=r"'envs\[0\]\.kwargs\.max_steps' \(5\) differs from rollout\.max_episode_steps"):
+        load_config(None, ["envs=[{id: mmrl/Blackjack-v0, kwargs: {max_steps: 5}}]", "rollout.max_episode_steps=3"])
+    load_config(None, ["envs=[{id: mmrl/Blackjack-v0, kwargs: {max_steps: 3}}]", "rollout.max_episode_steps=3"])
+
+
+def test_envs_that_count_steps_get_the_runners_episode_cap(tiny_text):
+    from mmrl.config import EnvSpec, RolloutConfig
+    from mmrl.rollout.backends import HFBackend
+    from mmrl.rollout.runner import EnvPool, EpisodeRunner
+
+    pool = EnvPool([EnvSpec("mmrl/Blackjack-v0", kwargs={"render_image": False})])
+    EpisodeRunner(pool, tiny_text, HFBackend(tiny_text), RolloutConfig(max_episode_steps=7))
+    assert pool.get(0, 0).unwrapped.max_steps == 7
+    pool.close()

@@ -164,6 +164,7 @@ class EpisodeRunner:
         bounds = policy.image_bounds
         if bounds is not None:
             pool.offered |= {"min_pixels": bounds[0], "max_pixels": bounds[1]}
+        pool.offered["max_steps"] = cfg.max_episode_steps  # one episode cap: envs that count steps get the runner's
         self.backend = backend
         self.cfg = cfg
         self.sync_turns: Callable[[int], int] | None = None
