@@ -26,7 +26,7 @@ from mmrl.algos.base import Sample, padded
 from mmrl.algos.divergences import divergence_term
 from mmrl.algos.registry import make_algorithm
 from mmrl.algos.tis import rollout_mismatch
-from mmrl.config import Config, changed_keys, env_names, save_config, to_dict
+from mmrl.config import Config, changed_keys, env_names, parse_yaml, save_config, to_dict
 from mmrl.correctors import Clone, DAggerBuffer, make_corrector
 from mmrl.correctors.guide import ask_corrector, guide
 from mmrl.distributed import DistContext, Updater, init_distributed, parameter_digest
@@ -535,8 +535,8 @@ class Trainer:
         saved = self.run_dir / "config.yaml"
         if self.resume_from is None or not saved.is_file():
             return []
-        old = yaml.safe_load(saved.read_text())
-        now = yaml.safe_load(yaml.safe_dump(to_dict(self.cfg)))  # as saved: tuples become lists
+        old = parse_yaml(saved.read_text())
+        now = parse_yaml(yaml.safe_dump(to_dict(self.cfg)))  # as saved: tuples become lists
         changes = changed_keys(old if isinstance(old, dict) else {}, now)
         if changes:
             saved.replace(self.run_dir / "config.previous.yaml")
