@@ -9,7 +9,6 @@ The first DeepSpeed start in a fresh environment compiles `deepspeed_shm_comm` (
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,7 +20,7 @@ from mmrl.distributed import DistContext, parameter_digest
 from mmrl.logger import read_jsonl
 from mmrl.models.loading import load_pretrained_policy
 from mmrl.trainer import DEBUG_DIGEST_ENV, group_requests
-from tests.trainer.helpers import REPO, mmrl_env
+from tests.trainer.helpers import REPO, free_port, mmrl_env
 
 GROUPS, GROUP_SIZE = 4, 4
 ARGS = [
@@ -30,12 +29,6 @@ ARGS = [
     "train.progress=false", "train.sft_steps=4", "train.sft_batch_size=8",  # the warm-start moves the weights
 ]
 ZERO2 = "configs/deepspeed/zero2.json"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
@@ -69,7 +62,7 @@ def _launch(*commands: list[str]) -> list[subprocess.CompletedProcess]:
 
 
 def _torchrun(run_dir, total_steps: int, deepspeed_config: str = ZERO2, *extra: str) -> subprocess.CompletedProcess:
-    cmd = [*TORCHRUN, "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
+    cmd = [*TORCHRUN, "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
            *_train_args(run_dir, total_steps, deepspeed_config, *extra)]
     return _launch(cmd)[0]
 
@@ -184,7 +177,7 @@ def test_accelerate_launch_with_the_shipped_config(tmp_path, torchrun_run, stage
     so the ranks still draw different data. Under ZeRO-2 it ends with exactly torchrun's weights."""
     run_dir = tmp_path / "run"
     out = _launch([*ACCELERATE, "--config_file", f"configs/accelerate/zero{stage}.yaml",
-                   "--main_process_ip", "127.0.0.1", "--main_process_port", str(_free_port()),
+                   "--main_process_ip", "127.0.0.1", "--main_process_port", str(free_port()),
                    *_train_args(run_dir, 2, f"configs/deepspeed/zero{stage}.json")])[0]
     assert "2 process(es), DeepSpeed ZeRO-" + str(stage) in out.stdout
     _, final = _assert_both_ranks_trained(run_dir, total_steps=2, zero_stage=stage)
@@ -199,7 +192,7 @@ def test_two_nodes_of_one_process_each_on_localhost(tmp_path, torchrun_run, laun
     (the run directory stands for the shared filesystem nodes mount): `torchrun --nnodes 2 --node_rank N`, or
     `accelerate launch --num_machines 2 --machine_rank N` with the shipped config (the command in its header).
     Both train; rank 0 alone prints and writes the run; the weights equal the one-node launch's."""
-    run_dir, port = tmp_path / "run", str(_free_port())
+    run_dir, port = tmp_path / "run", str(free_port())
     if launcher == "torchrun":
         nodes = [[*TORCHRUN, "--nnodes", "2", "--nproc_per_node", "1", "--master_addr", "127.0.0.1",
                   "--master_port", port, "--node_rank", str(n)] for n in (0, 1)]

@@ -9,8 +9,8 @@ import json
 import pytest
 
 from mmrl.logger import read_jsonl
-from tests.test_distributed import TORCHRUN, _free_port, _launch
-from tests.trainer.helpers import run_mmrl
+from tests.test_distributed import TORCHRUN, _launch
+from tests.trainer.helpers import free_port, run_mmrl
 from tests.vllm_support import require_vllm
 
 pytestmark = [pytest.mark.slow, pytest.mark.vllm]
@@ -21,7 +21,7 @@ EPISODES = 16
 def test_zero3_two_processes_with_vllm_engines_evaluate_like_hf_on_the_checkpoint(tmp_path):
     require_vllm()
     run = tmp_path / "run"
-    _launch([*TORCHRUN, "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
+    _launch([*TORCHRUN, "--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port", str(free_port()),
              "-m", "mmrl.cli", "train", "configs/arithmetic_tiny.yaml", "rollout.backend=vllm",
              "rollout.groups_per_step=2", "rollout.group_size=4", "rollout.max_new_tokens=16",
              "algo.minibatch_size=8", "train.sft_steps=15", "train.sft_batch_size=8", "train.total_steps=2",
