@@ -180,10 +180,12 @@ def test_env_copies_reset_and_step_from_threads():
     """mmrl's runner drives env copies from worker threads; TextWorld's engine is not thread-safe on its own."""
     from concurrent.futures import ThreadPoolExecutor
 
-    envs = [ALFWorldEnv(data_path=str(FIXTURES), render_image=False) for _ in range(4)]
+    # One copy per episode, as the runner gives each episode its own: copies shared by two threads at once (k and
+    # k + 4 on the same copy) made this test flaky, not the engine.
+    envs = [ALFWorldEnv(data_path=str(FIXTURES), render_image=False) for _ in range(8)]
 
     def episode(k: int) -> bool:
-        env = envs[k % 4]
+        env = envs[k]
         _, info = env.reset(seed=k, options={"game": k % 6})
         while True:
             *_, terminated, truncated, info = env.step(act(info["expert_command"]))
