@@ -55,7 +55,6 @@ def ensure_torchvision_importable() -> bool:
     return True
 
 
-
 BOOT_DIR = Path(__file__).with_name("vllm_boot")
 """A folder holding a `sitecustomize.py` that applies `ensure_torchvision_importable` at interpreter start-up."""
 

@@ -99,14 +99,14 @@ class VLLMBackend:
     def sync(self) -> None:
         """Load the policy's current weights into the engine (a collective under ZeRO-3: all processes call it)."""
         start = time.perf_counter()
-        weights = list(trained_weights(self.policy.model))
+        weights = trained_weights(self.policy.model)  # consumed inside the call below, one tensor at a time
         self._wake("weights")
         engine = self.engine
 
         def load(worker) -> None:
             from vllm.model_executor.layers.vocab_parallel_embedding import ParallelLMHead
 
-            worker.reload_weights(weights_iterator=iter(weights))
+            worker.reload_weights(weights_iterator=weights)
             # The CPU build repacks linear weights after loading; a tied output layer would keep the old copy.
             for module in worker.get_model().modules():
                 if isinstance(module, ParallelLMHead):
@@ -173,19 +173,22 @@ def trained_weights(model: torch.nn.Module) -> Iterator[tuple[str, torch.Tensor]
             owner = name.rsplit(".base_layer.", 1)[0] if ".base_layer." in name else None
             if owner in lora_layers and name.endswith(".weight"):
                 layer = lora_layers[owner]
-                with _gathered(*_lora_params(layer)):
+                with _gathered(*(p for n, p in layer.named_parameters() if "lora_" in n)):
                     tensor = tensor + sum(layer.get_delta_weight(a) for a in layer.active_adapters
                                           if a in layer.lora_A).to(tensor.dtype)
-            yield name.removeprefix(prefix).replace(".base_layer.", "."), tensor.clone()
+            # A gathered ZeRO-3 parameter is released when its context ends: hand over a copy. A plain one is read
+            # in place (the engine copies it into its own weights), so a sync needs no second copy of the model.
+            yield name.removeprefix(prefix).replace(".base_layer.", "."), tensor.clone() if _partitioned(param) \
+                else tensor
 
 
-def _lora_params(layer) -> list[torch.nn.Parameter]:
-    return [p for p in layer.parameters() if hasattr(p, "ds_id")]
+def _partitioned(param: torch.nn.Parameter) -> bool:
+    return hasattr(param, "ds_id")
 
 
 def _gathered(*params: torch.nn.Parameter):
     """DeepSpeed ZeRO-3 keeps a slice of each parameter per process: gather the whole one (collective)."""
-    partitioned = [p for p in params if hasattr(p, "ds_id")]
+    partitioned = [p for p in params if _partitioned(p)]
     if not partitioned:
         return contextlib.nullcontext()
     import deepspeed
