@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from gpu_check import bf16_deepspeed_json
 from qwen_shapes import QWEN2_5_VL_3B_PARAMETERS, Batch, qwen2_5_vl_3b_config, train_step_flops
-from transformers import Qwen2_5_VLForConditionalGeneration
+from transformers import AutoModelForImageTextToText
 
 from mmrl.algos.base import Sample
 from mmrl.algos.registry import make_algorithm
@@ -81,7 +81,9 @@ def build_policy(args: argparse.Namespace, device: torch.device) -> Policy:
     config._attn_implementation = args.attn_implementation
     torch.manual_seed(0)
     with torch.device(device):
-        model = Qwen2_5_VLForConditionalGeneration._from_config(config, dtype=getattr(torch, args.dtype))
+        model = AutoModelForImageTextToText.from_config(
+            config, dtype=getattr(torch, args.dtype), attn_implementation=args.attn_implementation
+        )
     policy = Policy(model, None, tokenizer, is_vl=True)
     lora = LoraConfig(r=args.lora, alpha=2 * max(args.lora, 1))
     return prepare_for_training(policy, ModelConfig(lora=lora, gradient_checkpointing=args.gradient_checkpointing))

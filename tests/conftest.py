@@ -8,11 +8,15 @@ import tempfile
 import pytest
 import torch
 
+from mmrl.models.torchvision_compat import ensure_torchvision_importable
+
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Importing alfworld creates $ALFWORLD_DATA (default ~/.cache/alfworld): keep tests out of the home folder.
 os.environ.setdefault("ALFWORLD_DATA", tempfile.mkdtemp(prefix="alfworld-data-"))
 torch.set_num_threads(1)
+# Before any test module imports transformers' Qwen-VL classes (they import torchvision; see the module's note).
+ensure_torchvision_importable()
 
 CORPUS = [
     "What type of object is in the photo?\n Please choose one from list [ red, green, blue, yellow ].",
