@@ -136,10 +136,17 @@ class RolloutConfig:
     """System message; None uses the env's own (env.unwrapped.system_prompt) or none."""
     generation_batch_size: int = 128
     """Most prompts sent to the backend at once."""
+    env_backend: Literal["thread", "process", "ray"] = "thread"
+    """Where env copies live (mmrl.rollout.env_workers): 'thread' (the trainer's process), 'process' (one worker
+    process per copy: a crash, hang or leak kills only it) or 'ray' (one Ray actor per copy, on a Ray cluster)."""
     env_workers: int = 2
-    """Threads that reset and step env copies (more help envs that wait on I/O or release the GIL)."""
+    """Env calls (reset, step) run at once, on as many threads (more help envs that wait on I/O, release the GIL or
+    run in worker processes)."""
     env_step_timeout_s: float = 30.0
     """An env step that takes longer is abandoned, the episode ends with env_error, and the env is rebuilt."""
+    env_memory_mb: float | None = None
+    """process/ray backends: a worker whose resident memory passes this after a call is killed and rebuilt, its
+    episode dropped; None: no cap."""
     sync_every: int = 1
     """Optimiser steps between weight syncs to a separate generation engine (vLLM; always before an eval); the HF
     backend generates with the training weights themselves."""
@@ -777,6 +784,8 @@ def validate(cfg: Config) -> None:
         need(cfg.rollout.tis_cap >= 1.0, "rollout.tis_cap", ">= 1 or null", cfg.rollout.tis_cap)
     if cfg.algo.value_clip is not None:
         need(cfg.algo.value_clip > 0, "algo.value_clip", "> 0 or null", cfg.algo.value_clip)
+    if cfg.rollout.env_memory_mb is not None:
+        need(cfg.rollout.env_memory_mb > 0, "rollout.env_memory_mb", "> 0 or null", cfg.rollout.env_memory_mb)
     need(
         cfg.rollout.env_step_timeout_s > 0,
         "rollout.env_step_timeout_s",
@@ -871,6 +880,9 @@ def ineffective_settings(cfg: Config) -> list[str]:
         unused(cfg.gtr, "gtr", gtr[cfg.gtr.corrector], f"with gtr.corrector: {cfg.gtr.corrector}")
     if cfg.model.lora.r == 0:
         unused(cfg.model.lora, "model.lora", ("alpha", "dropout", "target_modules"), "with model.lora.r: 0")
+    if cfg.rollout.env_backend == "thread":
+        unused(cfg.rollout, "rollout", ("env_memory_mb",), "with rollout.env_backend: thread (a thread's memory "
+               "cannot be told apart from the trainer's)")
     return problems
 
 

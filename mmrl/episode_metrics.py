@@ -5,6 +5,8 @@ Rules (the same for both prefixes):
 - `response_length`: tokens per turn; `format_error_rate`: over the turns whose info reports `format_error`;
 - a reward component `reward/<x>` in a turn's info: summed over the episode's turns (its share of the return),
   averaged over the episodes that report it; `iou`: the last turn's value;
+- `env_errors` (and `env_errors/<kind>`: exception, timeout, crash, memory, nan_reward, malformed) and
+  `reward_errors` (reward functions that raised or timed out) are counts, not means;
 - with several envs, `<env>/success_rate` and `<env>/return_mean` per env.
 Sums and counts are added over processes before dividing.
 """
@@ -37,6 +39,11 @@ def episode_sums(episodes: list[Episode], env_names: list[str]) -> dict[str, lis
         add("success_rate", float(ep.success))
         add("turns_mean", len(ep.turns))
         add("env_errors", float(ep.error is not None), 0.0)
+        if ep.error is not None:
+            add(f"env_errors/{ep.error_kind}", 1.0, 0.0)
+        failed_rewards = sum(t.info.get("reward_errors", 0) for t in ep.turns)
+        if failed_rewards:
+            add("reward_errors", float(failed_rewards), 0.0)
         add("episodes", 1.0, 0.0)
         add("response_length", sum(len(t.completion.token_ids) for t in ep.turns), len(ep.turns))
         flags = [bool(t.info["format_error"]) for t in ep.turns if "format_error" in t.info]
@@ -59,6 +66,10 @@ def episode_sums(episodes: list[Episode], env_names: list[str]) -> dict[str, lis
     return sums
 
 
+COUNTS = ("episodes", "env_errors", "reward_errors")
+"""Metrics reported as plain sums over the step's episodes (errors: also `env_errors/<kind>`)."""
+
+
 def reduce_sums(sums: dict[str, list[float]], ctx: DistContext, prefix: str,
                 always: tuple[str, ...] = ()) -> dict[str, float]:
     """`prefix/name` -> sum / count over all processes (a plain sum where the count is 0: 'episodes', errors)."""
@@ -67,7 +78,7 @@ def reduce_sums(sums: dict[str, list[float]], ctx: DistContext, prefix: str,
     out = {}
     for i, name in enumerate(names):
         total, count = totals[2 * i], totals[2 * i + 1]
-        if name in ("episodes", "env_errors"):
+        if name in COUNTS or name.startswith("env_errors/"):
             out[f"{prefix}/{name}"] = total
         elif count > 0:
             out[f"{prefix}/{name}"] = total / count

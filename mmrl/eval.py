@@ -129,7 +129,7 @@ def evaluate_checkpoint(target: str, overrides: list[str] = ()) -> dict:
     from mmrl.config import UserError, env_names, load_config
     from mmrl.models.loading import base_model_path, load_run_policy
     from mmrl.rollout.backends import make_backend
-    from mmrl.rollout.runner import EnvPool
+    from mmrl.rollout.env_workers import make_env_pool
 
     path = Path(target)
     if (path / "config.yaml").is_file():
@@ -146,8 +146,8 @@ def evaluate_checkpoint(target: str, overrides: list[str] = ()) -> dict:
     policy.model.eval()
     ctx = DistContext()
     base = base_model_path(cfg.model, run_dir)
-    runner = EpisodeRunner(EnvPool(cfg.envs, eval_mode=True), policy, make_backend(cfg.rollout, policy, base),
-                           cfg.rollout)
+    runner = EpisodeRunner(make_env_pool(cfg.envs, cfg.rollout, eval_mode=True), policy,
+                           make_backend(cfg.rollout, policy, base), cfg.rollout)
     try:
         from mmrl.judges import make_judge
 

@@ -47,7 +47,8 @@ from mmrl.models.reference import AdapterOff, FrozenModel, Reference, ReferenceS
 from mmrl.models.value_head import attach_value_head
 from mmrl.plotting import plot_run
 from mmrl.rollout.backends import HFBackend, SamplingParams, derive_seed, make_backend
-from mmrl.rollout.runner import EnvPool, Episode, EpisodeRequest, EpisodeRunner, Turn, prompt_corpus
+from mmrl.rollout.env_workers import make_env_pool
+from mmrl.rollout.runner import Episode, EpisodeRequest, EpisodeRunner, Turn, prompt_corpus
 
 __all__ = ["Sample", "Trainer", "train"]
 
@@ -82,7 +83,7 @@ def build_policy(cfg: Config, run_dir: Path, resume_from: Path | None, ctx: Dist
     base = base_model_path(cfg.model, run_dir)
     if cfg.model.path is None:
         if ctx.is_main and not (run_dir / "base_model" / "config.json").is_file():
-            save_policy(build_tiny_policy(cfg.model, prompt_corpus(cfg.envs)), base)
+            save_policy(build_tiny_policy(cfg.model, prompt_corpus(cfg.envs, rollout=cfg.rollout)), base)
         ctx.barrier()
     policy = load_run_policy(cfg.model, base, resume_from)
     policy.model.to(ctx.device)
@@ -166,8 +167,9 @@ class Trainer:
         """The generation backend and the episode runners for training and held-out evaluation."""
         cfg = self.cfg
         self.backend = make_backend(cfg.rollout, self.policy, self.base_path, cfg.train.seed)
-        self.runner = EpisodeRunner(EnvPool(cfg.envs), self.policy, self.backend, cfg.rollout)
-        self.eval_runner = EpisodeRunner(EnvPool(cfg.envs, eval_mode=True), self.policy, self.backend, cfg.rollout)
+        self.runner = EpisodeRunner(make_env_pool(cfg.envs, cfg.rollout), self.policy, self.backend, cfg.rollout)
+        self.eval_runner = EpisodeRunner(make_env_pool(cfg.envs, cfg.rollout, eval_mode=True), self.policy,
+                                         self.backend, cfg.rollout)
         self.env_names = env_names(cfg.envs)
 
     def _build_updater(self) -> None:
@@ -352,11 +354,13 @@ class Trainer:
 
     def _sample(self, index: int, episode: Episode, t: int, turn: Turn) -> Sample:
         """One turn as a training sample: the tokens, the generation engine's log-probs (if it gave them), and
-        where the action starts (for algorithms that split thought from action: the env's response format says)."""
+        where the action starts (for algorithms that split thought from action: the env's response format says).
+        An episode that failed (env error) is dropped from the update: its samples weigh 0."""
         ids = turn.completion.token_ids
         start = episode.response_format.action_token_start(ids, self.policy.decode) if self.algorithm.splits_thought \
             else 0
-        return Sample(turn.prompt, ids, index, t, action_start=start, rollout_logprobs=turn.completion.logprobs)
+        return Sample(turn.prompt, ids, index, t, action_start=start, rollout_logprobs=turn.completion.logprobs,
+                      weight=0.0 if episode.error is not None else 1.0)
 
     def _old_logprob_pass(self, samples: list[Sample]) -> dict[str, float]:
         """The one old-log-prob pass, the same for every algorithm: per-token log-probs (and V(s) for an algorithm

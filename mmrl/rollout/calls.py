@@ -16,7 +16,15 @@ from typing import Any
 
 
 class CallFailed(str):
-    """Why a call gave no result: it raised, or ran past the timeout."""
+    """Why a call gave no result (the message), with its `kind`: 'exception' (it raised), 'timeout' (it ran past
+    the limit), or the kind an exception names in its own `kind` attribute (an env worker's 'crash', 'memory')."""
+
+    kind: str = "exception"
+
+    def __new__(cls, message: str, kind: str = "exception") -> CallFailed:
+        failed = super().__new__(cls, message)
+        failed.kind = kind
+        return failed
 
 
 class _Chunk(threading.Thread):
@@ -36,7 +44,9 @@ class _Chunk(threading.Thread):
             try:
                 result = self.calls[j]()
             except Exception as err:  # noqa: BLE001  (an env that raises fails its own call only)
-                result = CallFailed(f"{self.what} raised {err!r}")
+                kind = getattr(err, "kind", None)  # a worker's fault says how it failed, in words that follow `what`
+                result = CallFailed(f"{self.what} {err}", kind) if isinstance(kind, str) \
+                    else CallFailed(f"{self.what} raised {err!r}")
             with self.lock:
                 if self.abandoned:
                     return
@@ -63,7 +73,7 @@ def run_calls(calls: Sequence[Callable[[], Any]], workers: int, timeout_s: float
                 hung = time.monotonic() - started > timeout_s
                 if hung:
                     chunk.abandoned = True
-                    results[chunk.indices[position]] = CallFailed(f"{what} exceeded {timeout_s}s")
+                    results[chunk.indices[position]] = CallFailed(f"{what} exceeded {timeout_s}s", "timeout")
             if not hung:
                 still.append(chunk)
                 continue

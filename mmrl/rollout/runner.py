@@ -67,6 +67,11 @@ class Episode:
         return float(sum(t.reward for t in self.turns))
 
     @property
+    def error_kind(self) -> str | None:
+        """How the episode failed ('exception', 'timeout', 'crash', 'memory', 'nan_reward', 'malformed'), or None."""
+        return None if self.error is None else getattr(self.error, "kind", "exception")
+
+    @property
     def success(self) -> bool:
         return bool(self.turns and self.turns[-1].info.get("success", False)) and self.error is None
 
@@ -79,14 +84,20 @@ def warm_start_key(target: str) -> str:
 def make_env(spec: EnvSpec, eval_mode: bool = False, offered: dict[str, Any] | None = None) -> gym.Env:
     """`gymnasium.make` with the spec's kwargs (eval_kwargs merged over them for held-out evaluation), plus each
     `offered` kwarg that the env's constructor names and the spec leaves unset (e.g. the model's image bounds)."""
-    kwargs = dict(spec.kwargs) | (dict(spec.eval_kwargs) if eval_mode else {})
-    if offered:
-        takes = constructor_parameters(spec.id)
-        kwargs = {k: v for k, v in offered.items() if k in takes} | kwargs
+    kwargs = env_kwargs(spec, eval_mode, offered)
     try:
         return gym.make(spec.id, **kwargs)
     except (gym.error.Error, ValueError, TypeError, ImportError, OSError) as err:  # a wrong id, kwarg or path
         raise ConfigError(f"envs: cannot make {spec.id!r} with {kwargs}: {type(err).__name__}: {err}") from err
+
+
+def env_kwargs(spec: EnvSpec, eval_mode: bool = False, offered: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The kwargs `make_env` passes to `gymnasium.make` (an env worker process builds its copy with the same)."""
+    kwargs = dict(spec.kwargs) | (dict(spec.eval_kwargs) if eval_mode else {})
+    if offered:
+        takes = constructor_parameters(spec.id)
+        kwargs = {k: v for k, v in offered.items() if k in takes} | kwargs
+    return kwargs
 
 
 def constructor_parameters(env_id: str) -> set[str]:
@@ -104,22 +115,43 @@ def constructor_parameters(env_id: str) -> set[str]:
         return set()
 
 
-def prompt_corpus(specs: list[EnvSpec], n_seeds: int = 32) -> list[str]:
+def prompt_corpus(specs: list[EnvSpec], n_seeds: int = 32, rollout: RolloutConfig | None = None) -> list[str]:
     """Prompt texts (and expert answers and thoughts) of the envs' first `n_seeds` resets: what the tiny model's
-    tokenizer is trained on."""
+    tokenizer is trained on. The resets go through the env backend of `rollout` (default: threads) like training's,
+    so a reset that raises, hangs or (with the process backend) kills its worker is skipped, with one warning line."""
+    from mmrl.rollout.env_workers import make_env_pool
+
+    rollout = rollout or RolloutConfig()
     texts = []
-    for spec in specs:
-        env = make_env(spec)
-        for seed in range(n_seeds):
-            obs, info = env.reset(seed=seed)
-            texts.append(obs if isinstance(obs, str) else str(obs.get("text", "")))
-            texts += [str(info[k]) for k in ("expert_action", "expert_thought") if k in info]
-        env.close()
+    for index, spec in enumerate(specs):
+        pool = make_env_pool([spec], rollout)
+        try:
+            pool.formats()  # builds the first copy: an env that cannot be made is a config error
+            env = pool.get(0, 0)
+            failed = []
+            for seed in range(n_seeds):
+                (outcome,) = run_calls([partial(env.reset, seed=seed)], 1, rollout.env_step_timeout_s, "env reset")
+                outcome = reset_fault(outcome) or outcome
+                if isinstance(outcome, CallFailed):
+                    failed.append(f"seed {seed}: {outcome}")
+                    pool.discard(0, 0)
+                    env = pool.get(0, 0)
+                    continue
+                obs, info = outcome
+                texts.append(obs if isinstance(obs, str) else str(obs.get("text", "")))
+                texts += [str(info[k]) for k in ("expert_action", "expert_thought") if k in info]
+            if failed:
+                log.warning("tokenizer corpus: %d of %d resets of envs[%d] (%s) failed and were skipped (%s)",
+                            len(failed), n_seeds, index, spec.id, failed[0])
+        finally:
+            pool.close()
     return texts
 
 
 class EnvPool:
-    """Copies of each env, created on demand and reused across steps; a broken copy is replaced."""
+    """Copies of each env, created on demand and reused across steps; a broken copy is replaced. This one keeps the
+    copies in the trainer's process (`rollout.env_backend: thread`); `mmrl.rollout.env_workers` has the pools whose
+    copies live in worker processes or Ray actors, which override `_build` and `_dispose`."""
 
     def __init__(self, specs: list[EnvSpec], eval_mode: bool = False):
         self.specs = specs
@@ -132,8 +164,15 @@ class EnvPool:
     def get(self, env_index: int, slot: int) -> gym.Env:
         key = (env_index, slot)
         if key not in self._envs:
-            self._envs[key] = make_env(self.specs[env_index], self.eval_mode, self.offered)
+            self._envs[key] = self._build(env_index)
         return self._envs[key]
+
+    def _build(self, env_index: int) -> gym.Env:
+        return make_env(self.specs[env_index], self.eval_mode, self.offered)
+
+    def _dispose(self, env: gym.Env) -> None:
+        """Close a copy; called off the caller's thread for a broken copy (closing a hung env could hang too)."""
+        _close_quietly(env)
 
     def formats(self) -> dict[str, ResponseFormat]:
         """Each env's declared response format, by its metric name."""
@@ -142,12 +181,11 @@ class EnvPool:
     def discard(self, env_index: int, slot: int) -> None:
         env = self._envs.pop((env_index, slot), None)
         if env is not None:
-            # Closing a hung env could hang too; do it off the caller's thread.
-            threading.Thread(target=_close_quietly, args=(env,), daemon=True).start()
+            threading.Thread(target=self._dispose, args=(env,), daemon=True).start()
 
     def close(self) -> None:
         for key in list(self._envs):
-            _close_quietly(self._envs.pop(key))
+            self._dispose(self._envs.pop(key))
 
 
 def _close_quietly(env: gym.Env) -> None:
@@ -222,6 +260,13 @@ class EpisodeRunner:
                     self.pool.discard(req.env_index, slot_of[i])
                     envs[i] = None
                     continue
+                fault = step_fault(outcome)
+                if fault is not None:  # kept as the episode's error: its reward never reaches the update
+                    ep.error = fault
+                    log.warning("episode (env %d, seed %d): %s", req.env_index, req.seed, fault)
+                    ep.turns.append(Turn(prompt, completion, 0.0, {"env_error": fault}))
+                    envs[i] = None
+                    continue
                 obs, reward, terminated, truncated, info = outcome
                 ep.turns.append(Turn(prompt, completion, float(reward), dict(info)))
                 histories[i].append((observation_parts(observations[i])[0], completion.text))
@@ -272,6 +317,7 @@ class EpisodeRunner:
         envs = [self.pool.get(req.env_index, slot) for req, slot in zip(requests, slot_of)]
         resets = [partial(env.reset, seed=req.seed) for env, req in zip(envs, requests)]
         outcomes = run_calls(resets, self.cfg.env_workers, self.cfg.env_step_timeout_s, "env reset")
+        outcomes = [reset_fault(o) or o for o in outcomes]
         for req, slot, outcome in zip(requests, slot_of, outcomes):
             if isinstance(outcome, CallFailed):
                 log.warning("episode (env %d, seed %d): %s; env rebuilt", req.env_index, req.seed, outcome)
@@ -285,6 +331,48 @@ class EpisodeRunner:
 
     def close(self) -> None:
         self.pool.close()
+
+
+def step_fault(outcome: Any) -> CallFailed | None:
+    """Why an env step's result cannot be trained on, or None: a reward that is not a finite number ('nan_reward'),
+    or not the (obs, reward, terminated, truncated, info) of Gymnasium's contract with a usable observation
+    ('malformed')."""
+    if not (isinstance(outcome, tuple) and len(outcome) == 5 and isinstance(outcome[4], dict)):
+        return CallFailed(f"env step returned {_short(outcome)}, not (obs, reward, terminated, truncated, info)",
+                          "malformed")
+    reward = outcome[1]
+    try:
+        value = float(reward)
+    except (TypeError, ValueError):
+        return CallFailed(f"env step returned the reward {_short(reward)}, not a number", "malformed")
+    if not np.isfinite(value):
+        return CallFailed(f"env step returned the reward {value}", "nan_reward")
+    return observation_fault(outcome[0], "env step")
+
+
+def reset_fault(outcome: Any) -> CallFailed | None:
+    """Why an env reset's result cannot be played, or None (a CallFailed passes through unchanged: None)."""
+    if isinstance(outcome, CallFailed):
+        return None
+    if not (isinstance(outcome, tuple) and len(outcome) == 2 and isinstance(outcome[1], dict)):
+        return CallFailed(f"env reset returned {_short(outcome)}, not (obs, info)", "malformed")
+    return observation_fault(outcome[0], "env reset")
+
+
+def observation_fault(obs: Any, what: str) -> CallFailed | None:
+    """A 'malformed' failure for an observation that is not text or {text, image (H, W, 3) uint8}, else None."""
+    try:
+        _, image = observation_parts(obs)
+    except TypeError as err:
+        return CallFailed(f"{what}: {err}", "malformed")
+    if image is not None and not (image.ndim == 3 and image.shape[2] == 3 and image.dtype == np.uint8):
+        return CallFailed(f"{what}: the image must be (H, W, 3) uint8, got {image.shape} {image.dtype}", "malformed")
+    return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _digest(image: np.ndarray) -> str:
