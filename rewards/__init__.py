@@ -71,6 +71,14 @@ def call_reward(
     a warning goes to the ``mmrl.rewards`` logger and the result is ``[None] * len(completions)``. Non-finite
     values become ``None``. ``timeout_s=None`` calls ``fn`` inline, without a thread or a time limit.
     """
+    return call_reward_checked(fn, completions, timeout_s=timeout_s, **columns)[0]
+
+
+def call_reward_checked(
+    fn: RewardFn | str, completions: Sequence[Any], *, timeout_s: float | None = 10.0, **columns: Any
+) -> tuple[list[float | None], str | None]:
+    """:func:`call_reward`'s values, and why they are not the function's own (it raised, timed out, returned
+    something malformed or a non-finite number), or None when they are."""
     if isinstance(fn, str):
         fn = get_reward(fn)
     completions = list(completions)
@@ -94,30 +102,31 @@ def call_reward(
             logger.warning(
                 "reward %s timed out after %.3g s; returning None for %d completions", name, timeout_s, n
             )
-            return [None] * n
+            return [None] * n, "timeout"
     if "error" in outcome:
         error = outcome["error"]
         logger.warning(
             "reward %s raised %s: %s; returning None for %d completions", name, type(error).__name__, error, n
         )
-        return [None] * n
+        return [None] * n, "exception"
     return _validated(name, outcome.get("value"), n)
 
 
-def _validated(name: str, values: Any, n: int) -> list[float | None]:
+def _validated(name: str, values: Any, n: int) -> tuple[list[float | None], str | None]:
     try:
         if isinstance(values, (str, bytes)):
             raise TypeError
         values = list(values)
     except TypeError:
         logger.warning("reward %s returned %s, not a list; returning None", name, type(values).__name__)
-        return [None] * n
+        return [None] * n, "malformed"
     if len(values) != n:
         logger.warning(
             "reward %s returned %d values for %d completions; returning None", name, len(values), n
         )
-        return [None] * n
+        return [None] * n, "malformed"
     out: list[float | None] = []
+    problem = None
     for value in values:
         if value is None:
             out.append(None)
@@ -128,13 +137,14 @@ def _validated(name: str, values: Any, n: int) -> list[float | None]:
             number = float(value)
         except (TypeError, ValueError):
             logger.warning("reward %s returned a non-number %r; returning None", name, value)
-            return [None] * n
+            return [None] * n, "malformed"
         if not math.isfinite(number):
             logger.warning("reward %s returned %r; counting it as None", name, number)
             out.append(None)
+            problem = "non_finite"
         else:
             out.append(number)
-    return out
+    return out, problem
 
 
 # Importing the submodules registers their rewards.
@@ -144,6 +154,7 @@ __all__ = [
     "RewardFn",
     "UnknownRewardError",
     "call_reward",
+    "call_reward_checked",
     "get_reward",
     "register_reward",
     "reward_names",

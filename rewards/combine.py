@@ -16,7 +16,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from mmrl.rewards import RewardFn, call_reward, get_reward
+from mmrl.rewards import RewardFn, call_reward_checked, get_reward
 
 
 def resolve_reward(name: str) -> tuple[str, RewardFn]:
@@ -36,10 +36,26 @@ def resolve_reward(name: str) -> tuple[str, RewardFn]:
         raise ValueError(str(error)) from None
 
 
-class RewardWeights:
-    """Weights of named reward functions: the user's `overrides` merged over an env's `defaults`."""
+REWARD_TIMEOUT_S = 10.0
+"""Default time limit of one reward function on one response: past it the reward counts 0 (and is counted)."""
 
-    def __init__(self, defaults: Mapping[str, float], overrides: Mapping[str, float] | None = None):
+
+class Components(dict):
+    """The unweighted value of every reward component of one response, plus the names of those that failed
+    (raised, timed out, returned a malformed or non-finite value) and count 0."""
+
+    def __init__(self, values: Mapping[str, float], failed: tuple[str, ...] = ()):
+        super().__init__(values)
+        self.failed = failed
+
+
+class RewardWeights:
+    """Weights of named reward functions: the user's `overrides` merged over an env's `defaults`. Each function
+    runs on a thread of its own with a time limit (`timeout_s`, None runs it inline without one)."""
+
+    def __init__(self, defaults: Mapping[str, float], overrides: Mapping[str, float] | None = None,
+                 timeout_s: float | None = REWARD_TIMEOUT_S):
+        self.timeout_s = timeout_s
         if overrides is not None and not isinstance(overrides, Mapping):
             raise ValueError(f"reward_weights must map reward names to weights, got {overrides!r}")
         self.weights: dict[str, float] = {}
@@ -51,17 +67,26 @@ class RewardWeights:
             self.weights[short] = float(weight)
             self.functions[short] = fn
 
-    def score(self, response: str, **columns: Any) -> tuple[float, dict[str, float]]:
-        """(weighted total, unweighted value of every component) of one response; a reward that raises or is
-        not applicable (None) counts 0. Runs inline: the runner abandons an env step that hangs."""
+    def score(self, response: str, **columns: Any) -> tuple[float, Components]:
+        """(weighted total, unweighted value of every component) of one response; a reward that is not applicable
+        (None), raises, hangs past `timeout_s` or returns garbage counts 0, and is named in the components'
+        `failed` (so `info` reports it)."""
         values: dict[str, float] = {}
+        failed = []
         rows = {key: [value] for key, value in columns.items()}
         for name, fn in self.functions.items():
-            value = call_reward(fn, [response], timeout_s=None, **rows)[0]
-            values[name] = 0.0 if value is None else float(value)
-        return sum(self.weights[n] * v for n, v in values.items()), values
+            result, problem = call_reward_checked(fn, [response], timeout_s=self.timeout_s, **rows)
+            values[name] = 0.0 if result[0] is None else float(result[0])
+            if problem is not None:
+                failed.append(name)
+        return sum(self.weights[n] * v for n, v in values.items()), Components(values, tuple(failed))
 
     @staticmethod
     def info(values: Mapping[str, float]) -> dict[str, float]:
-        """The components as step-info entries ``reward/<name>`` (logged per component by the trainer)."""
-        return {f"reward/{name}": value for name, value in values.items()}
+        """The components as step-info entries ``reward/<name>`` (logged per component by the trainer), plus
+        ``reward_errors``: how many reward functions failed on this step (counted as `train/reward_errors`)."""
+        info = {f"reward/{name}": value for name, value in values.items()}
+        failed = getattr(values, "failed", ())
+        if failed:
+            info["reward_errors"] = float(len(failed))
+        return info
