@@ -5,8 +5,11 @@ imports it, and the forkserver preloads it."""
 from __future__ import annotations
 
 import os
+import select
 import signal
-from dataclasses import dataclass
+import threading
+import time
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -33,6 +36,8 @@ class EnvRecipe:
     env_id: str
     spec: gym.envs.registration.EnvSpec
     kwargs: dict[str, Any]
+    trainer_pid: int = field(default_factory=os.getpid)
+    """The process that made the recipe: the worker ends when it does."""
 
 
 class EnvHost:
@@ -69,9 +74,36 @@ class EnvHost:
                 pass
 
 
+def _exit_with(trainer_pid: int) -> None:
+    """End this worker as soon as the trainer process ends, even while its env is stuck in a hung call (the worker's
+    parent is the forkserver, which outlives the trainer as long as any worker lives). Watches a pidfd (Linux 5.3+;
+    no pid-reuse race), else polls the pid once a second."""
+
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(trainer_pid)
+        except (AttributeError, OSError):
+            fd = None
+        if fd is not None:
+            select.select([fd], [], [])
+        else:
+            while True:
+                try:
+                    os.kill(trainer_pid, 0)
+                except ProcessLookupError:
+                    break
+                except PermissionError:
+                    pass
+                time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="mmrl-env-watchdog").start()
+
+
 def serve(conn: Connection, recipe: EnvRecipe) -> None:
     """A worker process: build the env, then answer (method, args, kwargs) requests until None or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the trainer's to handle; it ends the workers
+    _exit_with(recipe.trainer_pid)
     host = EnvHost(recipe)
     conn.send(host.describe())
     while host.env is not None:
