@@ -108,7 +108,8 @@ class RemoteEnv:
             try:
                 self._meta = self._answer(self._request("describe", (), {}))
             except EnvWorkerFault as fault:
-                raise EnvBuildError(fault.kind, str(fault)) from None
+                message = str(fault) if fault.kind == "exception" else f"envs: cannot make {self.env_id!r}: {fault}"
+                raise EnvBuildError(fault.kind, message) from None
         return self._meta
 
     def _answer(self, reply: tuple[str, Any, float]) -> Any:
@@ -213,15 +214,24 @@ class ProcessEnvPool(EnvPool):
     def __init__(self, specs: list[EnvSpec], eval_mode: bool = False, memory_mb: float | None = None):
         super().__init__(specs, eval_mode)
         self.memory_mb = memory_mb
+        self._built: set[int] = set()
 
     def _build(self, env_index: int) -> ProcessEnv:
         return ProcessEnv(env_recipe(self.specs[env_index], self.eval_mode, self.offered), self.memory_mb)
 
-    def formats(self):  # a copy that cannot be built is the user's config error, as with the thread backend
-        try:
-            return super().formats()
-        except EnvBuildError as err:
-            raise ConfigError(str(err)) from None
+    def get(self, env_index: int, slot: int) -> RemoteEnv:
+        """The copy, as `EnvPool.get`. The first copy of each env is waited for here: one that cannot be built is
+        the user's config error, raised on the caller's thread as with the thread backend (later copies that fail
+        to build fail their own call, counted like any other fault)."""
+        env = super().get(env_index, slot)
+        if env_index not in self._built:
+            try:
+                env.unwrapped.response_format  # noqa: B018  (waits for the worker's description)
+            except EnvBuildError as err:
+                self.discard(env_index, slot)
+                raise ConfigError(str(err)) from None
+            self._built.add(env_index)
+        return env
 
     def _dispose(self, env: ProcessEnv) -> None:
         env.kill()  # a discarded copy is broken (hung, leaking, dead): no goodbye

@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from mmrl.config import EnvSpec, RolloutConfig
+from mmrl.config import ConfigError, EnvSpec, RolloutConfig
 from mmrl.episode_metrics import episode_sums
 from mmrl.rollout.backends import HFBackend, SamplingParams
 from mmrl.rollout.env_workers import make_env_pool
@@ -93,3 +93,10 @@ def test_ray_actors_play_like_threads_and_a_dead_actor_fails_its_episode_only(ti
     assert [t.reward for t in actors[0].turns] == [t.reward for t in threads[0].turns]
     assert actors[0].error is None and len(actors[0].turns) == 2
     assert actors[1].error_kind == "crash" and "Ray actor" in actors[1].error
+
+
+def test_an_env_its_worker_cannot_build_is_a_config_error_naming_it():
+    pool = make_env_pool([EnvSpec(id=FAULTY, kwargs={"no_such_kwarg": 1})], RolloutConfig(env_backend="process"))
+    with pytest.raises(ConfigError, match="cannot make 'mmrltest/Faulty-v0'.*no_such_kwarg"):
+        pool.get(0, 0)
+    pool.close()
