@@ -2,8 +2,10 @@
 
 One-step dataset tasks and multi-turn games go through the same loop:
 observation → chat messages (with text history) → generate → `env.step(response_text)` → next observation.
-A GRPO group is G requests with the same env and reset seed. An env that raises or hangs ends its episode with
-`error` set (reward 0) and is rebuilt; the run goes on.
+A GRPO group is G requests with the same env and reset seed. An env that raises, hangs, or (in a worker process
+or Ray actor, `mmrl.rollout.env_workers`) crashes or outgrows its memory cap ends its episode with `error` set
+(reward 0 for that turn; `Episode.error_kind` says which) and is rebuilt; so does a step whose reward is not a
+finite number or whose observation is malformed. The trainer drops such episodes from the update and counts them.
 """
 
 from __future__ import annotations
