@@ -17,7 +17,7 @@ from tests.fixtures.faulty_env import KIND
 RATES = {"raise": 0.04, "hang": 0.02, "exit": 0.04, "segfault": 0.03, "nan": 0.04, "malformed": 0.04, "leak": 0.03}
 
 
-def test_a_faulty_env_trains_to_the_end_with_every_fault_counted(tmp_path):
+def test_a_faulty_env_trains_to_the_end_with_every_fault_counted(tmp_path, monkeypatch):
     log = tmp_path / "faults.log"
     env = ("{id: 'tests.fixtures.faulty_env:mmrltest/Faulty-v0', kwargs: {length: 2, hang_s: 60, leak_mb: 200, "
            f"log_path: '{log}', faults: {RATES}}}, eval_kwargs: {{faults: {{}}}}}}")
@@ -29,6 +29,17 @@ def test_a_faulty_env_trains_to_the_end_with_every_fault_counted(tmp_path):
         f"train.total_steps={steps}", "train.progress=false", "train.eval_every=0", "train.save_every=0",
         f"train.output_dir={tmp_path / 'run'}",
     ])
+    dropped = []  # per step: (failed episodes, failed episodes' samples that still weigh in the update)
+    collect = Trainer.collect
+
+    def watched(self, step):
+        episodes, samples, stats = collect(self, step)
+        failed = {i for i, ep in enumerate(episodes) if ep.error is not None}
+        weighing = [s for s in samples if s.weight > 0]
+        dropped.append((len(failed), sum(s.episode in failed for s in weighing), len(weighing)))
+        return episodes, samples, stats
+
+    monkeypatch.setattr(Trainer, "collect", watched)
     Trainer(cfg).train()
     rows = [r for r in read_jsonl(tmp_path / "run" / "metrics.jsonl") if "train/episodes" in r]
     assert [r["step"] for r in rows] == list(range(1, steps + 1))  # every step once
@@ -40,5 +51,7 @@ def test_a_faulty_env_trains_to_the_end_with_every_fault_counted(tmp_path):
                         if k.startswith("train/env_errors/")})
     assert counted == injected and len(injected) >= 3
     assert sum(r["train/env_errors"] for r in rows) == sum(injected.values())
+    assert [n for n, _, _ in dropped] == [r["train/env_errors"] for r in rows]
+    assert all(still == 0 and kept > 0 for _, still, kept in dropped)  # failed episodes never reach the update
     weights = load_file(str(tmp_path / "run" / "checkpoints" / f"step_{steps}" / "model.safetensors"))
     assert all(torch.isfinite(w).all() for w in weights.values())
