@@ -79,9 +79,12 @@ def test_start_up_resets_that_kill_their_worker_are_skipped(tmp_path):
     assert len(texts) == 2 * (32 - len(injected))  # each healthy reset gives its prompt and its expert answer
 
 
+@pytest.mark.slow
 def test_ray_actors_play_like_threads_and_a_dead_actor_fails_its_episode_only(tiny_text):
     ray = pytest.importorskip("ray")
     ray.cloudpickle.register_pickle_by_value(sys.modules[faulty_env.__name__])
+    if not ray.is_initialized():  # one worker slot: the actors need no CPU reserved while idle
+        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
     specs = [EnvSpec(id=FAULTY, kwargs={"length": 2}), EnvSpec(id=FAULTY, kwargs={"faults": {"exit": 1.0}})]
     requests = [EpisodeRequest(0, 4, 0), EpisodeRequest(1, 4, 1)]
     try:
