@@ -223,7 +223,7 @@ def shared_base_model(cfg: MixtureSearchConfig, out: Path) -> str | None:
     every_env = train_config(cfg, np.ones(len(cfg.domains)), path, envs=[*cfg.domains, *cfg.targets])
     tmp = path.with_name(path.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    save_policy(build_tiny_policy(every_env.model, prompt_corpus(every_env.envs)), str(tmp))
+    save_policy(build_tiny_policy(every_env.model, prompt_corpus(every_env.envs, rollout=every_env.rollout)), str(tmp))
     tmp.rename(path)  # complete or absent: a search killed here rebuilds it
     return str(path)
 
