@@ -138,7 +138,8 @@ def _worker_context() -> multiprocessing.context.BaseContext:
     """Forkserver workers (a clean parent with this module preloaded, none of the trainer's threads or its
     GPU state). As with any multiprocessing start but fork, each worker imports the main module as `__mp_main__`
     (a script must keep its work under ``if __name__ == "__main__":``); where there is no main file to import
-    (``python -`` or a notebook) or no forkserver, workers are plain forks of the trainer."""
+    (``python -`` or a notebook) or no forkserver, workers are plain forks of the trainer, whose resident memory
+    then counts the pages they share with it (set `rollout.env_memory_mb` above the trainer's own)."""
     main = sys.modules.get("__main__")
     main_file = getattr(main, "__file__", None)
     importable = getattr(getattr(main, "__spec__", None), "name", None) or main_file is None \

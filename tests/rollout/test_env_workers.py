@@ -47,10 +47,10 @@ def test_process_backend_gives_the_thread_backends_numbers(tiny_text):
 
 def test_every_fault_ends_only_its_episode_counted_by_kind_and_the_worker_is_rebuilt(tiny_text):
     faults = ["exit", "segfault", "hang", "leak", "raise", "nan", "malformed", None]
-    specs = [EnvSpec(id=FAULTY, kwargs={"length": 2, "faults": {f: 1.0} if f else {}, "leak_mb": 400})
+    specs = [EnvSpec(id=FAULTY, kwargs={"length": 2, "faults": {f: 1.0} if f else {}, "leak_mb": 128})
              for f in faults]
-    runner = _runner(tiny_text, specs, env_backend="process", env_workers=4, env_step_timeout_s=1.5,
-                     env_memory_mb=300)
+    runner = _runner(tiny_text, specs, env_backend="process", env_workers=4, env_step_timeout_s=2.5,
+                     env_memory_mb=120)
     requests = [EpisodeRequest(i, 1, i) for i in range(len(specs))]
     try:
         episodes = runner.run(requests, PARAMS)

@@ -19,13 +19,13 @@ RATES = {"raise": 0.04, "hang": 0.02, "exit": 0.04, "segfault": 0.03, "nan": 0.0
 
 def test_a_faulty_env_trains_to_the_end_with_every_fault_counted(tmp_path, monkeypatch):
     log = tmp_path / "faults.log"
-    env = ("{id: 'tests.fixtures.faulty_env:mmrltest/Faulty-v0', kwargs: {length: 2, hang_s: 60, leak_mb: 200, "
+    env = ("{id: 'tests.fixtures.faulty_env:mmrltest/Faulty-v0', kwargs: {length: 2, hang_s: 60, leak_mb: 100, "
            f"log_path: '{log}', faults: {RATES}}}, eval_kwargs: {{faults: {{}}}}}}")
     steps, episodes_per_step = 4, 8
     cfg = load_config(None, [
         f"envs=[{env}]", "model.tiny=text", "rollout.group_size=2", "rollout.groups_per_step=4",
         "rollout.max_new_tokens=4", "rollout.max_episode_steps=2", "rollout.env_backend=process",
-        "rollout.env_workers=4", "rollout.env_step_timeout_s=1.5", "rollout.env_memory_mb=150", "eval.episodes=2",
+        "rollout.env_workers=4", "rollout.env_step_timeout_s=3", "rollout.env_memory_mb=100", "eval.episodes=2",
         f"train.total_steps={steps}", "train.progress=false", "train.eval_every=0", "train.save_every=0",
         f"train.output_dir={tmp_path / 'run'}",
     ])
