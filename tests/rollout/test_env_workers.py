@@ -68,6 +68,14 @@ def test_every_fault_ends_only_its_episode_counted_by_kind_and_the_worker_is_reb
     assert sums["env_errors"][0] == 7 and sums["env_errors/crash"][0] == 2 and sums["env_errors/memory"][0] == 1
 
 
+def test_threads_drop_nan_rewards_and_malformed_observations_too(tiny_text):
+    faults = ["nan", "malformed", "raise", None]
+    specs = [EnvSpec(id=FAULTY, kwargs={"length": 2, "faults": {f: 1.0} if f else {}}) for f in faults]
+    episodes = _played(_runner(tiny_text, specs), [EpisodeRequest(i, 1, i) for i in range(len(specs))])
+    assert [ep.error_kind for ep in episodes] == ["nan_reward", "malformed", "exception", None]
+    assert all(t.reward == 0.0 for ep in episodes[:3] for t in ep.turns)  # the NaN never reaches a return
+
+
 def test_start_up_resets_that_kill_their_worker_are_skipped(tmp_path):
     """The tiny model's tokenizer corpus resets every env 32 times before training: one reset that exits its
     process no longer ends the run."""
