@@ -8,8 +8,9 @@ builds a fresh one). At most `rollout.env_workers` calls run at once, whatever t
   raises or hangs fails its own episode, but one that calls `os._exit` or segfaults ends the trainer.
 - ``process`` (:class:`ProcessEnvPool`): each copy lives in its own worker process, the pattern of Gymnasium's
   ``AsyncVectorEnv`` workers (one `multiprocessing` Pipe per copy, requests and replies as pickled tuples), one copy
-  per process so that a fault loses one episode only. Workers are forked from a forkserver that preloaded this
-  module (gymnasium and the mmrl envs), so a new copy starts in milliseconds, without the trainer's threads.
+  per process so that a fault loses one episode only. Workers are forked from a forkserver that preloaded
+  `mmrl.rollout.env_host` (gymnasium and the mmrl envs, no torch), so a new copy starts in a fraction of a second,
+  without the trainer's threads, memory or GPU state. A worker ends with the trainer, even when stuck in a hung call.
 - ``ray`` (:class:`RayEnvPool`): each copy is a Ray actor (`ray.init()` joins the cluster that RAY_ADDRESS names, or
   starts a local one), so heavy envs can run on other machines of a cluster.
 
@@ -17,7 +18,8 @@ For the process and Ray backends a call fails with a kind (`CallFailed.kind`, co
 'exception' (the env raised), 'crash' (the worker died: `os._exit`, a signal, an out-of-memory kill), 'memory' (the
 worker's resident memory, measured after every call, passed `rollout.env_memory_mb`: its reply is dropped) or
 'timeout' (the runner abandoned it after `rollout.env_step_timeout_s`). The runner then discards the copy, which
-kills its worker, so a hung or leaking env is really gone, unlike a thread.
+kills its worker, so a hung or leaking env is really gone, unlike a thread. (The runner adds 'nan_reward' and
+'malformed' for results it cannot use, whatever the backend.)
 """
 
 from __future__ import annotations
@@ -70,7 +72,6 @@ def env_recipe(spec: EnvSpec, eval_mode: bool, offered: dict[str, Any]) -> EnvRe
     except (gym.error.Error, ImportError) as err:
         raise ConfigError(f"envs: cannot make {spec.id!r}: {type(err).__name__}: {err}") from err
     return EnvRecipe(spec.id, registered, env_kwargs(spec, eval_mode, offered))
-
 
 
 # ---------------------------------------------------------------------------------------------- the trainer's side
