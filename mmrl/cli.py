@@ -28,6 +28,10 @@ commands:
   alfworld generate --out DIR --n N [--tasks T ...] [--split S] [--seed S]
                                  write N solvable ALFWorld games (ALFWorld's folder layout) from the FloorPlan
                                  layouts the alfworld wheel ships; load them with mmrl/ALFWorld-v0 data_path=DIR
+
+exit status: 0 done; 2 a user error (config, path, data: one line names it); 3 training stopped by a fault guard
+(non-finite steps in a row, non-finite weights, a final checkpoint that could not be written); 143 / 130 stopped by
+SIGTERM / SIGINT after writing a checkpoint (the same command resumes)
 """
 
 
@@ -127,12 +131,16 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from mmrl.config import UserError
+    from mmrl.faults import RunHalted
 
     try:
         return _run(args)
     except UserError as err:  # a config, path or data the user can fix: one line; anything else is a bug
         print(f"mmrl {args.command}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
+    except RunHalted as stop:  # a fault guard or a stop signal ended the run on purpose (mmrl/faults.py)
+        print(f"mmrl {args.command}: {' '.join(str(stop).split())}", file=sys.stderr)
+        return stop.code
 
 
 def _run(args: argparse.Namespace) -> int:

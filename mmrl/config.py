@@ -307,6 +307,9 @@ class TrainConfig:
     """torch intra-op threads on CPU (1 is fastest when another process shares the cores)."""
     progress: bool = True
     """Show a rich progress bar."""
+    max_nonfinite_steps: int = 3
+    """Stop the run after this many steps in a row whose update was skipped for a non-finite loss or gradient
+    (metric train/skipped_nonfinite); 0 never stops."""
 
 
 @dataclass
@@ -758,6 +761,7 @@ def validate(cfg: Config) -> None:
         ("train.eval_every", cfg.train.eval_every),
         ("train.save_every", cfg.train.save_every),
         ("train.keep_checkpoints", cfg.train.keep_checkpoints),
+        ("train.max_nonfinite_steps", cfg.train.max_nonfinite_steps),
         ("train.log_samples", cfg.train.log_samples),
         ("train.sft_steps", cfg.train.sft_steps),
         ("eval.episodes", cfg.eval.episodes),

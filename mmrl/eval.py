@@ -123,6 +123,7 @@ def evaluate(runner: EpisodeRunner, env_names: list[str], cfg: EvalConfig, max_n
 def evaluate_checkpoint(target: str, overrides: list[str] = ()) -> dict:
     """`mmrl eval`: load a run directory's latest checkpoint (or a checkpoint folder) and evaluate it on the run's
     held-out seeds. Returns plain metric names (`success_rate`, `pass@k`, ...) plus the checkpoint's path."""
+    import sys
     from pathlib import Path
 
     from mmrl import checkpoint
@@ -133,11 +134,15 @@ def evaluate_checkpoint(target: str, overrides: list[str] = ()) -> dict:
 
     path = Path(target)
     if (path / "config.yaml").is_file():
-        run_dir, ckpt = path, checkpoint.latest_checkpoint(path)
+        warn = lambda line: print(line, file=sys.stderr)  # noqa: E731  (stdout carries the JSON result)
+        run_dir, ckpt = path, checkpoint.latest_usable(path, for_training=False, warn=warn)
         if ckpt is None:
-            raise UserError(f"{path} holds no complete checkpoint under checkpoints/")
+            raise UserError(f"{path} holds no usable checkpoint under checkpoints/")
     elif (path / checkpoint.MARKER).is_file() and (path.parent.parent / "config.yaml").is_file():
         run_dir, ckpt = path.parent.parent, path
+        why = checkpoint.problem(ckpt, for_training=False)
+        if why is not None:
+            raise UserError(f"checkpoint {ckpt} is unusable: {why}")
     else:
         raise UserError(f"{target!r} is neither a run directory (with config.yaml) nor a checkpoint folder")
     cfg = load_config(str(run_dir / "config.yaml"), list(overrides))

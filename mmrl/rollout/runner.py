@@ -13,6 +13,7 @@ import hashlib
 import importlib
 import inspect
 import logging
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -215,6 +216,9 @@ class EpisodeRunner:
             outcomes = run_calls(steps, self.cfg.env_workers, self.cfg.env_step_timeout_s, "env step")
             for i, prompt, completion, outcome in zip(active, prompts, completions, outcomes):
                 ep, req = episodes[i], episodes[i].request
+                if not isinstance(outcome, CallFailed) and not _finite_number(outcome[1]):
+                    # A NaN/inf reward is an env error: the episode scores 0 and is counted, never fed as NaN.
+                    outcome = CallFailed(f"env step returned the reward {outcome[1]!r} (not a finite number)")
                 if isinstance(outcome, CallFailed):
                     ep.error = outcome
                     log.warning("episode (env %d, seed %d): %s; env rebuilt", req.env_index, req.seed, ep.error)
@@ -285,6 +289,13 @@ class EpisodeRunner:
 
     def close(self) -> None:
         self.pool.close()
+
+
+def _finite_number(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _digest(image: np.ndarray) -> str:
