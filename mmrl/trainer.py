@@ -216,6 +216,10 @@ class Trainer:
                     f"{self.ctx.world_size} process(es)"
                     + (f", DeepSpeed ZeRO-{self.updater.zero_stage}" if cfg.train.deepspeed else "")
                     + f"; algorithm {cfg.algo.name}")
+        if self.algorithm.group_baseline and cfg.rollout.group_size == 1:
+            self._print(f"warning: rollout.group_size=1 under algo.name {cfg.algo.name}: a group of one episode has "
+                        "nothing to compare with, so every group-relative advantage is 0 and the policy gradient "
+                        "trains nothing; set rollout.group_size >= 2")
 
     def _restore(self) -> None:
         """Optimiser, RNG and DAgger buffer of the checkpoint being resumed (the weights were loaded with the policy)."""
