@@ -13,6 +13,9 @@ from gymnasium.envs.registration import load_env_creator
 import mmrl.envs  # noqa: F401  (registers the mmrl/* ids)
 from mmrl.config import ConfigError, EnvSpec
 
+MAKE_KWARGS = {"max_episode_steps", "disable_env_checker"}
+"""Keywords `gymnasium.make` takes itself rather than passing to the env."""
+
 
 def check_env_specs(specs: list[EnvSpec]) -> None:
     for i, spec in enumerate(specs):
@@ -27,6 +30,7 @@ def check_env_specs(specs: list[EnvSpec]) -> None:
             continue
         takes = {p.name for p in parameters
                  if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)}
+        takes |= MAKE_KWARGS
         for field_name in ("kwargs", "eval_kwargs"):
             unknown = sorted(set(getattr(spec, field_name)) - takes)
             if unknown:
