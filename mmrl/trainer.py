@@ -166,6 +166,8 @@ class Trainer:
         self.ctx.barrier()
         say = print if self.ctx.is_main else (lambda line: None)
         self.resume_from = checkpoint.latest_usable(self.run_dir, self.ctx.rank, warn=say)
+        if self.resume_from is None and checkpoint.complete_checkpoints(self.run_dir):
+            say(f"warning: no usable checkpoint in {self.run_dir / 'checkpoints'}: the run starts again from step 0")
         self.start_step = 0
         self.reference_step = 0  # the RL step of the last reference reset (ProRL); 0: the RL starting point
         if self.resume_from is not None:

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from mmrl import checkpoint
-from mmrl.config import OptimConfig, load_config
+from mmrl.config import OptimConfig, UserError, load_config
 from mmrl.distributed import DistContext, Updater
 from mmrl.faults import NonFiniteGuard, RunHalted
 from mmrl.logger import read_jsonl
@@ -168,6 +168,8 @@ def test_a_corrupt_latest_checkpoint_is_skipped_on_resume_and_in_eval(two_checkp
     result = evaluate_checkpoint(str(run_dir))
     assert result["checkpoint"].endswith("step_1")
     assert "step_2 is unusable (model.safetensors is truncated" in capsys.readouterr().err
+    with pytest.raises(UserError, match="step_2 is unusable: model.safetensors is truncated"):
+        evaluate_checkpoint(str(weights.parent))  # named explicitly: an error, not a silent fallback
 
     Trainer(_config(run_dir, "train.total_steps=3", "train.save_every=1")).train()
     out = capsys.readouterr().out
