@@ -32,6 +32,8 @@ CorrectorKind = Literal["none", "oracle", "openai", "hf"]
 """GTR correctors (mmrl/correctors/__init__.py:make_corrector)."""
 Schedule = Literal["constant", "linear", "cosine"]
 """Learning-rate schedules after warm-up (mmrl/distributed.py)."""
+REPORTERS = ("tensorboard", "wandb")
+"""Where `train.report_to` may send metrics (mmrl/logger.py)."""
 WarmStartTarget = Literal["expert", "random_admissible"]
 """Warm-start labels (mmrl/rollout/runner.py:warm_start_key)."""
 
@@ -291,7 +293,14 @@ class TrainConfig:
     keep_checkpoints: int = 2
     """Most recent checkpoints kept on disk."""
     log_samples: int = 4
-    """Episodes per step written to samples.jsonl."""
+    """Episodes per step (and per evaluation) written to samples.jsonl."""
+    sample_images_per_step: int = 4
+    """Of those, how many keep their images as PNG files under <run>/images/ (deduplicated; 0: none)."""
+    sample_images_max_mb: float = 200.0
+    """Size cap of <run>/images/ in MB; past it, logged turns reference no image."""
+    report_to: list[str] = field(default_factory=lambda: ["tensorboard"])
+    """Where metrics go besides metrics.jsonl: 'tensorboard' (<run>/tensorboard/) and/or 'wandb' (metrics, the
+    config and a table of sampled episodes with images; pip install 'mmrl-vlm[wandb]'; WANDB_* variables apply)."""
     sft_steps: int = 0
     """Supervised warm-start steps on info['expert_action'] before RL (cold start); 0 skips it."""
     sft_batch_size: int = 32
@@ -691,6 +700,8 @@ def validate(cfg: Config) -> None:
     _check_choice(errors, "algo.name", cfg.algo.name, tuple(ALGORITHMS))
     _check_choice(errors, "algo.ratio_level", cfg.algo.ratio_level, ("sequence", "token"))
     _check_choice(errors, "eval.cot_judge", cfg.eval.cot_judge, ("none", "rule", "corrector"))
+    for i, name in enumerate(cfg.train.report_to):
+        _check_choice(errors, f"train.report_to[{i}]", name, REPORTERS)
     if cfg.eval.cot_judge == "corrector" and cfg.gtr.corrector == "none":
         errors.append("'eval.cot_judge' corrector needs gtr.corrector (oracle, openai or hf) to name the judge")
     if cfg.gtr.corrector != "none" and cfg.algo.name != "ppo":
@@ -759,6 +770,8 @@ def validate(cfg: Config) -> None:
         ("train.save_every", cfg.train.save_every),
         ("train.keep_checkpoints", cfg.train.keep_checkpoints),
         ("train.log_samples", cfg.train.log_samples),
+        ("train.sample_images_per_step", cfg.train.sample_images_per_step),
+        ("train.sample_images_max_mb", cfg.train.sample_images_max_mb),
         ("train.sft_steps", cfg.train.sft_steps),
         ("eval.episodes", cfg.eval.episodes),
         ("eval.temperature", cfg.eval.temperature),
