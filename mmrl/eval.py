@@ -127,7 +127,8 @@ def evaluate(runner: EpisodeRunner, env_names: list[str], cfg: EvalConfig, max_n
 
 def evaluate_checkpoint(target: str, overrides: list[str] = ()) -> dict:
     """`mmrl eval`: load a run directory's latest checkpoint (or a checkpoint folder) and evaluate it on the run's
-    held-out seeds. Returns plain metric names (`success_rate`, `pass@k`, ...) plus the checkpoint's path."""
+    held-out seeds. Returns plain metric names (`success_rate`, `pass@k`, ...) plus the checkpoint's path (and, with
+    `eval.samples_per_episode` > 1, the path of the pass@k curve drawn to `plots/pass_at_k_<checkpoint>.png`)."""
     from pathlib import Path
 
     from mmrl import checkpoint
@@ -161,4 +162,11 @@ def evaluate_checkpoint(target: str, overrides: list[str] = ()) -> dict:
     finally:
         runner.close()
         runner.backend.close()
-    return {"checkpoint": str(ckpt), **{k.removeprefix("eval/"): v for k, v in metrics.items()}}
+    out = {"checkpoint": str(ckpt), **{k.removeprefix("eval/"): v for k, v in metrics.items()}}
+    from mmrl.plotting import pass_at_k_curve, plot_pass_at_k
+
+    curve = pass_at_k_curve(metrics)
+    if len(curve) > 1:  # eval.samples_per_episode > 1: the pass@k curve, drawn next to the run's other plots
+        out["pass_at_k_plot"] = str(plot_pass_at_k({ckpt.name: curve}, run_dir / "plots" / f"pass_at_k_{ckpt.name}.png",
+                                                   f"{run_dir.name}: held-out pass@k"))
+    return out

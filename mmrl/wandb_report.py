@@ -9,6 +9,7 @@ its id is kept in `<run>/wandb_run_id`.
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 from mmrl.config import UserError
@@ -28,7 +29,7 @@ class WandbReporter:
         self.wandb = wandb
         self.run_dir = Path(run_dir)
         id_path = self.run_dir / RUN_ID_FILE
-        run_id = id_path.read_text().strip() if id_path.is_file() else wandb.util.generate_id()
+        run_id = id_path.read_text().strip() if id_path.is_file() else uuid.uuid4().hex[:12]
         id_path.write_text(run_id + "\n")
         self.run = wandb.init(project=os.environ.get("WANDB_PROJECT", "mmrl"), name=self.run_dir.name,
                               dir=str(self.run_dir), config=config, id=run_id, resume="allow")
