@@ -105,6 +105,13 @@ def test_the_viewer_shows_a_real_run_in_chromium(tmp_path):
     run_dir = tmp_path / "run"
     _tiny_run(run_dir)
     assert list((run_dir / "images").glob("*.png")), "the run kept no image"
+    # `mmrl eval` with several samples per prompt draws the pass@k curve next to the run's plots.
+    from mmrl.eval import evaluate_checkpoint
+
+    evaluated = evaluate_checkpoint(str(run_dir), ["eval.samples_per_episode=4"])
+    assert {"pass@1", "pass@2", "pass@4"} <= set(evaluated)
+    assert evaluated["pass_at_k_plot"] == str(run_dir / "plots" / "pass_at_k_step_1.png")
+    assert Path(evaluated["pass_at_k_plot"]).is_file()
     _append_rows(run_dir)
     outside = tmp_path / "outside.png"
     outside.write_bytes((run_dir / read_jsonl(run_dir / "samples.jsonl")[0]["turns"][0]["image"]).read_bytes())
@@ -139,6 +146,10 @@ def test_the_viewer_shows_a_real_run_in_chromium(tmp_path):
             assert "What type of object is in the photo?" in page.locator("#col-a").text_content()
             expect(page.locator("#charts figure.chart").first).to_be_visible()
             assert page.locator("#charts figure.chart").count() >= 3  # reward, success, losses
+            page.click("details.plots summary")  # the run's PNG plots, served from its plots/ folder
+            expect(page.locator("#plots img[alt='pass_at_k_step_1.png']")).to_be_visible()
+            assert page.evaluate("[...document.querySelectorAll('#plots img')].every(i => i.naturalWidth > 0)")
+            page.click("details.plots summary")
 
             # The hostile response shows as text, in thought and action, and nothing in it ran.
             hostile = page.locator("article.episode", has_text="their/Hostile-v0")

@@ -208,6 +208,9 @@ async function refresh() {
   fillSelect($("f-step"), run.steps, "all steps");
   fillSelect($("f-env"), run.envs, "all envs");
   fillSelect($("f-compare"), run.steps, "no comparison");
+  $("plots").replaceChildren(...run.plots.map((name) => el("figure", { class: "plot" },
+    el("img", { src: `files/plots/${encodeURIComponent(name)}?v=${encodeURIComponent(run.version)}`, alt: name }),
+    el("figcaption", {}, name))));
   const metrics = await getJSON("api/metrics");
   drawCharts(metrics.rows);
   await drawEpisodes();
