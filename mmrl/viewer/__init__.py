@@ -16,6 +16,7 @@ def view(run_dir: str, host: str = "127.0.0.1", port: int = 8765) -> None:
     try:
         from mmrl.viewer.server import serve
     except ImportError as err:
-        raise UserError(f"mmrl view needs its web server ({(err.name or 'starlette').split('.')[0]} is missing): pip install 'mmrl-vlm[view]'"
+        missing = (err.name or "starlette").split(".")[0]
+        raise UserError(f"mmrl view needs its web server ({missing} is missing): pip install 'mmrl-vlm[view]'"
                         ) from None
     serve(path, host, port)
