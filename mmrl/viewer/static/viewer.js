@@ -218,6 +218,10 @@ async function refresh() {
 }
 
 async function poll() {
+  if (!$("follow").checked && state.version !== null) {  // paused: the page stays as it is while being read
+    setTimeout(poll, POLL_MS);
+    return;
+  }
   try {
     const changed = await refresh();
     $("status").textContent = `${changed ? "updated" : "checked"} ${new Date().toLocaleTimeString()}`;
