@@ -136,7 +136,8 @@ function query(step) {
 
 // ------------------------------------------------------------------------------------------------ episodes
 function textBlock(title, text, cls) {
-  return el("div", { class: cls }, el("h4", {}, title), el("pre", {}, text));
+  const body = text === "" ? el("pre", { class: "empty" }, "(empty)") : el("pre", {}, text);
+  return el("div", { class: cls }, el("h4", {}, title), body);
 }
 
 function turnView(turn, t) {
