@@ -32,6 +32,8 @@ CorrectorKind = Literal["none", "oracle", "openai", "hf"]
 """GTR correctors (mmrl/correctors/__init__.py:make_corrector)."""
 Schedule = Literal["constant", "linear", "cosine"]
 """Learning-rate schedules after warm-up (mmrl/distributed.py)."""
+Reporter = Literal["tensorboard", "wandb"]
+"""Where `train.report_to` may send metrics (mmrl/logger.py, mmrl/wandb_report.py)."""
 WarmStartTarget = Literal["expert", "random_admissible"]
 """Warm-start labels (mmrl/rollout/runner.py:warm_start_key)."""
 Backend = Literal["hf", "vllm"]
@@ -307,7 +309,14 @@ class TrainConfig:
     keep_checkpoints: int = 2
     """Most recent checkpoints kept on disk."""
     log_samples: int = 4
-    """Episodes per step written to samples.jsonl."""
+    """Episodes per step (and per evaluation) written to samples.jsonl."""
+    sample_images_per_step: int = 4
+    """Of those, how many keep their images as PNG files under <run>/images/ (deduplicated; 0: none)."""
+    sample_images_max_mb: float = 200.0
+    """Size cap of <run>/images/ in MB; past it, logged turns reference no image."""
+    report_to: list[Reporter] = field(default_factory=lambda: ["tensorboard"])
+    """Where metrics go besides metrics.jsonl: 'tensorboard' (<run>/tensorboard/) and/or 'wandb' (metrics, the
+    config and a table of sampled episodes with images; pip install 'mmrl-vlm[wandb]'; WANDB_* variables apply)."""
     sft_steps: int = 0
     """Supervised warm-start steps on info['expert_action'] before RL (cold start); 0 skips it."""
     sft_batch_size: int = 32
@@ -769,6 +778,8 @@ def validate(cfg: Config) -> None:
         ("train.keep_checkpoints", cfg.train.keep_checkpoints),
         ("train.max_nonfinite_steps", cfg.train.max_nonfinite_steps),
         ("train.log_samples", cfg.train.log_samples),
+        ("train.sample_images_per_step", cfg.train.sample_images_per_step),
+        ("train.sample_images_max_mb", cfg.train.sample_images_max_mb),
         ("train.sft_steps", cfg.train.sft_steps),
         ("eval.episodes", cfg.eval.episodes),
         ("eval.temperature", cfg.eval.temperature),

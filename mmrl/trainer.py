@@ -51,6 +51,7 @@ from mmrl.plotting import plot_run
 from mmrl.rollout.backends import HFBackend, SamplingParams, derive_seed, make_backend
 from mmrl.rollout.runner import EnvPool, Episode, EpisodeRequest, EpisodeRunner, Turn, prompt_corpus
 from mmrl.rollout.spec_check import check_env_specs
+from mmrl.samples import ImageStore, episode_rows, spread
 
 __all__ = ["Sample", "Trainer", "train"]
 
@@ -208,7 +209,9 @@ class Trainer:
             changes = self._keep_changed_config()
             save_config(cfg, self.run_dir / "config.yaml")
             resume_step = self.start_step if self.resume_from is not None else None
-            self.logger = RunLogger(self.run_dir, resume_step, cfg.train.total_steps, cfg.train.progress)
+            self.logger = RunLogger(self.run_dir, resume_step, cfg.train.total_steps, cfg.train.progress,
+                                    cfg.train.report_to, to_dict(cfg))
+            self.images = ImageStore(self.run_dir, int(cfg.train.sample_images_max_mb * 2**20))
             if changes:
                 self._print("the config changed since this run was saved (old one kept as config.previous.yaml):\n  "
                             + "\n  ".join(changes))
@@ -257,7 +260,8 @@ class Trainer:
                 self.sft_warm_start()
                 self.backend.sync()
                 self._keep_warm_start()
-                after_sft = {f"sft/{k.split('/', 1)[1]}": v for k, v in self.evaluate(0).items()}
+                after_sft = {f"sft/{k.split('/', 1)[1]}": v
+                             for k, v in self.evaluate(0, "eval_after_warm_start").items()}
                 self._log(0, after_sft)
                 self._print(f"after SFT warm-start: eval/success_rate {after_sft['sft/success_rate']:.3f}")
         for step in range(self.start_step + 1, cfg.train.total_steps + 1):
@@ -567,10 +571,12 @@ class Trainer:
             if self.logger is not None and (step + 1) % 10 == 0:
                 self._print(f"sft step {step + 1}/{cfg.train.sft_steps}: loss {np.mean(losses):.3f}")
 
-    def evaluate(self, step: int) -> dict[str, float]:
+    def evaluate(self, step: int, kind: str = "eval") -> dict[str, float]:
+        """Held-out metrics; a few of the episodes (the same positions every time) go to samples.jsonl as `kind`."""
         cfg = self.cfg
+        keep = lambda eps: self._log_episodes(step, spread(eps, cfg.train.log_samples), kind)  # noqa: E731
         return evaluate(self.eval_runner, self.env_names, cfg.eval, cfg.rollout.max_new_tokens, self.ctx,
-                        seed=cfg.train.seed + step, judge=self.judge)
+                        seed=cfg.train.seed + step, judge=self.judge, keep=keep)
 
     def save(self, step: int) -> bool:
         """Write checkpoint step_N (into step_N.tmp, renamed when complete); returns whether it was written.
@@ -656,15 +662,13 @@ class Trainer:
             return
         self.logger.log(step, metrics)
         if episodes:
-            rows = []
-            for ep in episodes[: self.cfg.train.log_samples]:
-                rows.append({
-                    "step": step, "env": self.env_names[ep.request.env_index], "seed": ep.request.seed,
-                    "return": ep.total_reward, "success": ep.success, "error": ep.error,
-                    "turns": [{"prompt": t.prompt.text, "response": t.completion.text, "reward": t.reward,
-                               "info": t.info} for t in ep.turns],
-                })
-            self.logger.log_samples(rows)
+            self._log_episodes(step, episodes[: self.cfg.train.log_samples], "train")
+
+    def _log_episodes(self, step: int, episodes: list[Episode], kind: str) -> None:
+        """samples.jsonl rows (mmrl/samples.py), the first few with their images saved under <run>/images/."""
+        if self.logger is not None and episodes:
+            self.logger.log_samples(episode_rows(episodes, self.env_names, step, kind, self.images,
+                                                 self.cfg.train.sample_images_per_step))
 
 
 def train(cfg: Config) -> dict[str, float]:
