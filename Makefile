@@ -7,7 +7,7 @@ TEST_STAMP := $(VENV)/.installed-test
 export OMP_NUM_THREADS ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: install install-test demo test test-fast lint bench clean
+.PHONY: install install-test install-browser demo test test-fast lint bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,10 +33,17 @@ install-test: $(TEST_STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/mmrl train configs/quickstart.yaml
 
-# MMRL_REQUIRE_VLLM: a vLLM test fails (instead of skipping) if the engine does not import. Two workers, one per
-# core (each test runs one torch thread); a file's tests stay on one worker, so module fixtures (engines) are shared.
-test: $(TEST_STAMP)
-	MMRL_REQUIRE_VLLM=1 $(PY) -m pytest -q -n 2 --dist loadfile
+# The viewer's browser test (tests/viewer/test_browser.py) drives Debian's chromium through playwright (playwright's
+# own browser download is never used); installed once, when missing (root: apt-get; otherwise through sudo).
+install-browser:
+	@command -v chromium >/dev/null 2>&1 || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
+
+# MMRL_REQUIRE_VLLM / MMRL_REQUIRE_BROWSER: a vLLM or browser test fails (instead of skipping) if its engine or
+# chromium is missing. Two workers, one per core (each test runs one torch thread); a file's tests stay on one
+# worker, so module fixtures (engines) are shared.
+test: $(TEST_STAMP) install-browser
+	MMRL_REQUIRE_VLLM=1 MMRL_REQUIRE_BROWSER=1 $(PY) -m pytest -q -n 2 --dist loadfile
 
 test-fast: $(TEST_STAMP)
 	MMRL_REQUIRE_VLLM=1 $(PY) -m pytest -q -m "not slow"

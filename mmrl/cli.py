@@ -20,6 +20,8 @@ commands:
   play ENV_ID [key=value ...]    play an env yourself in the terminal (images saved to files, paths printed);
                                  key=value pairs are env kwargs, e.g. mmrl play mmrl/Points24-v0 render_image=true
   plot RUN_DIR                   draw RUN_DIR/plots/training.png from metrics.jsonl
+  view RUN_DIR [--port P]        browse a run in a local web page (curves; episodes with images, thought/action,
+                                 rewards, GTR corrections); follows a run still training (the `view` extra)
   serve MODEL_DIR [options ...]  vLLM's OpenAI-compatible server on a checkpoint folder (a GTR corrector endpoint);
                                  options go to vLLM's server, e.g. --port 8000 --served-model-name corrector
   mixture search CONFIG [k=v ...]  MoDoMoDo: proxy runs on proposed env mixtures, fit, optimise (, confirm)
@@ -28,6 +30,10 @@ commands:
   alfworld generate --out DIR --n N [--tasks T ...] [--split S] [--seed S]
                                  write N solvable ALFWorld games (ALFWorld's folder layout) from the FloorPlan
                                  layouts the alfworld wheel ships; load them with mmrl/ALFWorld-v0 data_path=DIR
+
+exit status: 0 done; 2 a user error (config, path, data: one line names it); 3 training stopped by a fault guard
+(non-finite steps in a row, non-finite weights, a final checkpoint that could not be written); 143 / 130 stopped by
+SIGTERM / SIGINT after writing a checkpoint (the same command resumes)
 """
 
 
@@ -51,6 +57,11 @@ def _parser() -> argparse.ArgumentParser:
     play.add_argument("--image-dir", default="runs/play", help="where observation images are saved")
     plot = sub.add_parser("plot", help="plot a run's curves", description="Draw RUN_DIR/plots/training.png.")
     plot.add_argument("run_dir")
+    view = sub.add_parser("view", help="browse a run in a local web page",
+                          description="Serve a page to browse RUN_DIR's curves and episodes (127.0.0.1 only).")
+    view.add_argument("run_dir")
+    view.add_argument("--port", type=int, default=8765)
+    view.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     serve = sub.add_parser("serve", help="serve a checkpoint with vLLM's OpenAI-compatible server",
                            description="Start vLLM's OpenAI-compatible server on a checkpoint folder (e.g. for "
                                        "gtr.corrector: openai); options after MODEL_DIR go to vLLM's server.")
@@ -127,12 +138,16 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from mmrl.config import UserError
+    from mmrl.faults import RunHalted
 
     try:
         return _run(args)
     except UserError as err:  # a config, path or data the user can fix: one line; anything else is a bug
         print(f"mmrl {args.command}: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
+    except RunHalted as stop:  # a fault guard or a stop signal ended the run on purpose (mmrl/faults.py)
+        print(f"mmrl {args.command}: {' '.join(str(stop).split())}", file=sys.stderr)
+        return stop.code
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -163,6 +178,11 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "mixture":
         return _run_mixture(args)
+    if args.command == "view":
+        from mmrl.viewer import view
+
+        view(args.run_dir, args.host, args.port)
+        return 0
     if args.command == "serve":
         from mmrl.serve import serve
 

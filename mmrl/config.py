@@ -32,8 +32,26 @@ CorrectorKind = Literal["none", "oracle", "openai", "hf"]
 """GTR correctors (mmrl/correctors/__init__.py:make_corrector)."""
 Schedule = Literal["constant", "linear", "cosine"]
 """Learning-rate schedules after warm-up (mmrl/distributed.py)."""
+Reporter = Literal["tensorboard", "wandb"]
+"""Where `train.report_to` may send metrics (mmrl/logger.py, mmrl/wandb_report.py)."""
 WarmStartTarget = Literal["expert", "random_admissible"]
 """Warm-start labels (mmrl/rollout/runner.py:warm_start_key)."""
+Backend = Literal["hf", "vllm"]
+"""Generation backends (mmrl/rollout/backends.py:make_backend)."""
+EngineDType = Literal["auto", "float32", "bfloat16", "float16"]
+"""vLLM engine dtypes; 'auto' is the training model's (mmrl/rollout/vllm_backend.py)."""
+Advantage = Literal["grpo", "drgrpo"]
+"""Group-relative advantages with or without the std division (mmrl/algos/advantages.py)."""
+LossAgg = Literal["token-mean", "seq-mean-token-mean", "seq-mean-token-sum"]
+"""Loss aggregations (mmrl/algos/losses.py:aggregate_loss, AGG_MODES)."""
+KLEstimator = Literal["k1", "k2", "k3"]
+"""KL penalty estimators (mmrl/algos/kl.py:kl_penalty, KL_ESTIMATORS)."""
+RatioLevel = Literal["sequence", "token"]
+"""Where PPO clips its ratio (mmrl/algos/ppo_terms.py)."""
+Divergence = Literal["none", "reverse_kl", "forward_kl", "js"]
+"""DPH-RL divergences to the reference (mmrl/algos/divergences.py, DIVERGENCES)."""
+CotJudge = Literal["none", "rule", "corrector"]
+"""CoT-pass@k judges (mmrl/judges.py)."""
 
 
 @dataclass
@@ -104,7 +122,7 @@ class VLLMConfig:
     """Images one prompt may carry (the runner attaches the current observation's image only)."""
     tensor_parallel_size: int = 1
     """GPUs one engine spans; each training process has its own engine (colocated)."""
-    dtype: str = "auto"
+    dtype: EngineDType = "auto"
     """Engine weights dtype: 'auto' (the training model's), float32, bfloat16 or float16."""
     enforce_eager: bool = True
     """Run without CUDA graphs / torch.compile (quick start; graphs help long GPU runs)."""
@@ -116,7 +134,7 @@ class VLLMConfig:
 
 @dataclass
 class RolloutConfig:
-    backend: str = "hf"
+    backend: Backend = "hf"
     """Generation backend: 'hf' (transformers generate) or 'vllm' (GPU install)."""
     group_size: int = 8
     """G: episodes started from the same reset seed (one GRPO group)."""
@@ -162,19 +180,19 @@ class AlgoConfig:
     name: str = "grpo"
     """The RL algorithm (mmrl.algos.registry): 'grpo', 'ppo' (value head, per-step GAE; RL4VLM), 'rloo',
     'drgrpo', 'dapo', 'gigpo' or 'rover'."""
-    advantage: str = "grpo"
+    advantage: Advantage = "grpo"
     """algo.name grpo only: 'grpo' (mean and std of the group) or 'drgrpo' (mean only, no std division)."""
     clip_low: float = 0.2
     """PPO clip range below 1 (ratio >= 1 - clip_low)."""
     clip_high: float | None = None
     """PPO clip range above 1 (ratio <= 1 + clip_high); None: the algorithm's (0.2; dapo 0.28, clip-higher)."""
-    loss_agg: str | None = None
+    loss_agg: LossAgg | None = None
     """Loss aggregation: 'token-mean', 'seq-mean-token-mean' or 'seq-mean-token-sum'; None: the algorithm's
     (token-mean; drgrpo seq-mean-token-sum)."""
     kl_coef: float = 0.0
     """Weight of the KL penalty to the reference policy (the one RL starts from: after the warm-start if any);
     0 skips the reference model."""
-    kl_estimator: str = "k3"
+    kl_estimator: KLEstimator = "k3"
     """KL estimator: 'k1' (log ratio), 'k2' (half squared log ratio) or 'k3' (Schulman's unbiased, >= 0)."""
     entropy_coef: float = 0.0
     """Weight of an entropy bonus (keeps exploring when groups start to agree); 0 disables it."""
@@ -195,7 +213,7 @@ class AlgoConfig:
     """PPO: how far a value prediction may move from the rollout's before its loss stops improving; None off."""
     thought_coef: float = 0.5
     """PPO: lambda in RL4VLM's lambda * log p(thought) + log p(action), the log-prob whose ratio is clipped."""
-    ratio_level: str = "sequence"
+    ratio_level: RatioLevel = "sequence"
     """PPO: 'sequence' (RL4VLM: one clipped ratio of the lambda-scaled response log-prob) or 'token' (per-token
     ratios, lambda-weighted token losses summed per response: same gradient at ratio 1, steadier for small models)."""
     normalize_advantages: bool = True
@@ -210,7 +228,7 @@ class AlgoConfig:
     reward, linearly, reaching -1 at max_new_tokens; 0 off; None: the algorithm's (dapo: max_new_tokens // 4)."""
     gigpo_omega: float = 1.0
     """GiGPO: weight of the step-level (anchor-state) advantage added to the episode-level one."""
-    divergence: str = "none"
+    divergence: Divergence = "none"
     """DPH-RL's divergence to the reference policy: 'none', 'reverse_kl' (on the policy's own samples, with
     algo.kl_estimator), 'forward_kl' or 'js' (on stored samples of the reference for prompts it already solves);
     weighted by algo.divergence_coef. Combines with grpo, rloo, drgrpo, dapo."""
@@ -298,7 +316,14 @@ class TrainConfig:
     keep_checkpoints: int = 2
     """Most recent checkpoints kept on disk."""
     log_samples: int = 4
-    """Episodes per step written to samples.jsonl."""
+    """Episodes per step (and per evaluation) written to samples.jsonl."""
+    sample_images_per_step: int = 4
+    """Of those, how many keep their images as PNG files under <run>/images/ (deduplicated; 0: none)."""
+    sample_images_max_mb: float = 200.0
+    """Size cap of <run>/images/ in MB; past it, logged turns reference no image."""
+    report_to: list[Reporter] = field(default_factory=lambda: ["tensorboard"])
+    """Where metrics go besides metrics.jsonl: 'tensorboard' (<run>/tensorboard/) and/or 'wandb' (metrics, the
+    config and a table of sampled episodes with images; pip install 'mmrl-vlm[wandb]'; WANDB_* variables apply)."""
     sft_steps: int = 0
     """Supervised warm-start steps on info['expert_action'] before RL (cold start); 0 skips it."""
     sft_batch_size: int = 32
@@ -314,6 +339,9 @@ class TrainConfig:
     """torch intra-op threads on CPU (1 is fastest when another process shares the cores)."""
     progress: bool = True
     """Show a rich progress bar."""
+    max_nonfinite_steps: int = 3
+    """Stop the run after this many steps in a row whose update was skipped for a non-finite loss or gradient
+    (metric train/skipped_nonfinite); 0 never stops."""
 
 
 @dataclass
@@ -327,7 +355,7 @@ class EvalConfig:
     pass_k: list[int] = field(default_factory=lambda: [1])
     """k values reported as pass@k (each <= samples_per_episode); with samples_per_episode = n > 1 the curve
     k = 1, 2, 4, ... n is reported too (n up to 64 is practical)."""
-    cot_judge: str = "none"
+    cot_judge: CotJudge = "none"
     """CoT-pass@k (eval/cot_pass@k: answer and reasoning both right): 'none', 'rule' (every equation in the
     thought must hold) or 'corrector' (the verdict of the model named by gtr.corrector / gtr.model)."""
     succ_k: list[int] = field(default_factory=lambda: [1, 3, 5])
@@ -685,8 +713,6 @@ def validate(cfg: Config) -> None:
          "a positive multiple of 32 (attention heads of size 32)", cfg.model.tiny_hidden_size)
     if cfg.model.attn_implementation == "flash_attention_2" and cfg.model.dtype == "float32":
         errors.append("'model.attn_implementation' flash_attention_2 needs model.dtype bfloat16 or float16; got float32")
-    _check_choice(errors, "rollout.backend", cfg.rollout.backend, ("hf", "vllm"))
-    _check_choice(errors, "rollout.vllm.dtype", cfg.rollout.vllm.dtype, ("auto", "float32", "bfloat16", "float16"))
     need(cfg.rollout.vllm.kv_cache_gib >= 1, "rollout.vllm.kv_cache_gib", ">= 1", cfg.rollout.vllm.kv_cache_gib)
     need(0 < cfg.rollout.vllm.gpu_memory_utilization <= 1, "rollout.vllm.gpu_memory_utilization", "in (0, 1]",
          cfg.rollout.vllm.gpu_memory_utilization)
@@ -696,24 +722,17 @@ def validate(cfg: Config) -> None:
     from mmrl.algos.registry import ALGORITHMS  # names only: no model code is imported
 
     _check_choice(errors, "algo.name", cfg.algo.name, tuple(ALGORITHMS))
-    _check_choice(errors, "algo.ratio_level", cfg.algo.ratio_level, ("sequence", "token"))
-    _check_choice(errors, "eval.cot_judge", cfg.eval.cot_judge, ("none", "rule", "corrector"))
     if cfg.eval.cot_judge == "corrector" and cfg.gtr.corrector == "none":
         errors.append("'eval.cot_judge' corrector needs gtr.corrector (oracle, openai or hf) to name the judge")
     if cfg.gtr.corrector != "none" and cfg.algo.name != "ppo":
         errors.append("'gtr.corrector' needs algo.name: ppo (GTR trains alongside PPO)")
     if cfg.gtr.corrector in ("openai", "hf") and not cfg.gtr.model:
         errors.append(f"'gtr.model' must name the corrector model for gtr.corrector: {cfg.gtr.corrector}")
-    _check_choice(errors, "algo.advantage", cfg.algo.advantage, ("grpo", "drgrpo"))
-    if cfg.algo.loss_agg is not None:
-        _check_choice(errors, "algo.loss_agg", cfg.algo.loss_agg,
-                      ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum"))
     if cfg.algo.name == "dapo" and cfg.algo.kl_coef > 0:
         errors.append(f"'algo.kl_coef' must be 0 for algo.name: dapo (DAPO uses no KL); got {cfg.algo.kl_coef!r}")
     if cfg.algo.name in ("rloo",) and cfg.rollout.group_size < 2:
         errors.append(f"'rollout.group_size' must be >= 2 for algo.name: rloo (leave-one-out baseline); got "
                       f"{cfg.rollout.group_size!r}")
-    _check_choice(errors, "algo.divergence", cfg.algo.divergence, ("none", "reverse_kl", "forward_kl", "js"))
     need(cfg.algo.divergence_coef >= 0, "algo.divergence_coef", ">= 0", cfg.algo.divergence_coef)
     if cfg.algo.divergence != "none":
         need(cfg.algo.divergence_coef > 0, "algo.divergence_coef", f"> 0 with algo.divergence: {cfg.algo.divergence}",
@@ -728,7 +747,6 @@ def validate(cfg: Config) -> None:
     if cfg.algo.overlong_buffer is not None:
         need(0 <= cfg.algo.overlong_buffer <= cfg.rollout.max_new_tokens, "algo.overlong_buffer",
              f"in [0, rollout.max_new_tokens] = [0, {cfg.rollout.max_new_tokens}] or null", cfg.algo.overlong_buffer)
-    _check_choice(errors, "algo.kl_estimator", cfg.algo.kl_estimator, ("k1", "k2", "k3"))
 
     for place, value in [
         ("rollout.group_size", cfg.rollout.group_size),
@@ -765,7 +783,10 @@ def validate(cfg: Config) -> None:
         ("train.eval_every", cfg.train.eval_every),
         ("train.save_every", cfg.train.save_every),
         ("train.keep_checkpoints", cfg.train.keep_checkpoints),
+        ("train.max_nonfinite_steps", cfg.train.max_nonfinite_steps),
         ("train.log_samples", cfg.train.log_samples),
+        ("train.sample_images_per_step", cfg.train.sample_images_per_step),
+        ("train.sample_images_max_mb", cfg.train.sample_images_max_mb),
         ("train.sft_steps", cfg.train.sft_steps),
         ("eval.episodes", cfg.eval.episodes),
         ("eval.temperature", cfg.eval.temperature),
@@ -826,18 +847,17 @@ def validate(cfg: Config) -> None:
         need(isinstance(k, int) and k >= 1, f"eval.succ_k[{i}]", "an int >= 1", k)
 
     need(len(cfg.envs) > 0, "envs", "a non-empty list", cfg.envs)
+    runner_owned = {"min_pixels": ("model.min_pixels", cfg.model.min_pixels),
+                    "max_pixels": ("model.max_pixels", cfg.model.max_pixels),
+                    "max_steps": ("rollout.max_episode_steps", cfg.rollout.max_episode_steps),
+                    "history_turns": ("rollout.history_turns", cfg.rollout.history_turns)}
     for i, env in enumerate(cfg.envs):
         need(bool(env.id.strip()), f"envs[{i}].id", "a non-empty gymnasium id", env.id)
-        for name in ("min_pixels", "max_pixels"):  # one source: envs that take them get the model's
+        for name, (owner, value) in runner_owned.items():  # one source: the runner offers these to envs
             for where, kwargs in (("kwargs", env.kwargs), ("eval_kwargs", env.eval_kwargs)):
-                if name in kwargs and kwargs[name] != getattr(cfg.model, name):
-                    errors.append(f"'envs[{i}].{where}.{name}' ({kwargs[name]!r}) differs from model.{name} "
-                                  f"({getattr(cfg.model, name)!r}); set model.{name} only: envs get the model's")
-        for where, kwargs in (("kwargs", env.kwargs), ("eval_kwargs", env.eval_kwargs)):
-            if "max_steps" in kwargs and kwargs["max_steps"] != cfg.rollout.max_episode_steps:
-                errors.append(f"'envs[{i}].{where}.max_steps' ({kwargs['max_steps']!r}) differs from "
-                              f"rollout.max_episode_steps ({cfg.rollout.max_episode_steps!r}); set "
-                              "rollout.max_episode_steps only: envs that count steps get it")
+                if name in kwargs and kwargs[name] != value:
+                    errors.append(f"'envs[{i}].{where}.{name}' ({kwargs[name]!r}) differs from {owner} ({value!r}); "
+                                  f"set {owner} only: envs that take '{name}' get it")
         need(env.weight > 0, f"envs[{i}].weight", "> 0", env.weight)
 
     errors += ineffective_settings(cfg)

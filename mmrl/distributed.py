@@ -13,6 +13,7 @@ import json
 import math
 import os
 import socket
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,6 +167,10 @@ class Updater:
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         self.engine = None
         self._micro = 0
+        self.ctx = ctx
+        self._poisoned = False  # a non-finite loss in the current accumulation window
+        self.skipped_updates = 0
+        """Optimiser updates skipped for a non-finite loss or gradient (the trainer reads and resets it each step)."""
         if deepspeed_config is not None:
             import deepspeed
 
@@ -190,14 +195,27 @@ class Updater:
 
     def micro_step(self, loss: torch.Tensor) -> float | None:
         """Backward one micro-batch's mean loss; every `grad_accum_steps`-th call also steps. Returns the grad norm
-        when it stepped, else None."""
+        when it stepped, else None.
+
+        A non-finite loss or gradient never reaches the weights: a NaN/inf loss is not backpropagated, and the
+        optimiser update it belongs to is skipped (gradients dropped, the LR schedule's clock still advances);
+        `skipped_updates` counts them. Under DeepSpeed every process skips a micro-batch whose loss is non-finite on
+        any of them; non-finite gradients there are left to DeepSpeed's own checks."""
         self._micro += 1
         boundary = self._micro % self.cfg.grad_accum_steps == 0
+        finite = self.ctx.max(int(not bool(torch.isfinite(loss.detach()).all()))) == 0
         if self.engine is not None:
+            if not finite:
+                self.skipped_updates += 1
+                self._micro -= 1  # the engine never saw this micro-batch
+                return None
             self.engine.backward(loss)  # DeepSpeed divides by gradient_accumulation_steps itself
             self.engine.step()
             return float(self.engine.get_global_grad_norm() or 0.0) if boundary else None
-        (loss / self.cfg.grad_accum_steps).backward()
+        if finite:
+            (loss / self.cfg.grad_accum_steps).backward()
+        else:
+            self._poisoned = True
         if not boundary:
             return None
         if self._master is not None:
@@ -205,10 +223,21 @@ class Updater:
                 master.grad = None if param.grad is None else param.grad.float()
                 param.grad = None
         params = [p for group in self.optimizer.param_groups for p in group["params"]]
-        if self.cfg.max_grad_norm > 0:
+        grads = [p.grad for p in params if p.grad is not None]
+        if not grads:
+            norm = 0.0
+        elif self.cfg.max_grad_norm > 0:
             norm = float(torch.nn.utils.clip_grad_norm_(params, self.cfg.max_grad_norm))
         else:
-            norm = float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params if p.grad is not None])))
+            norm = float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads])))
+        if self._poisoned or not math.isfinite(norm):
+            self._poisoned = False
+            self.skipped_updates += 1
+            self.optimizer.zero_grad(set_to_none=True)
+            with warnings.catch_warnings():  # "scheduler.step() before optimizer.step()": skipping on purpose
+                warnings.simplefilter("ignore", UserWarning)
+                self.scheduler.step()
+            return float("nan")
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)

@@ -5,6 +5,7 @@ prompt/response mutual information."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 
 import torch
 
@@ -97,14 +98,18 @@ def answer_of(episode: Episode) -> str:
 
 
 def evaluate(runner: EpisodeRunner, env_names: list[str], cfg: EvalConfig, max_new_tokens: int,
-             ctx: DistContext, seed: int = 0, judge: Judge | None = None) -> dict[str, float]:
-    """Play the held-out episodes and summarise them (with `judge`, also CoT-pass@k). Runs under a forked RNG:
-    training's random stream is untouched, so evaluating does not change what training samples next."""
+             ctx: DistContext, seed: int = 0, judge: Judge | None = None,
+             keep: Callable[[list[Episode]], None] | None = None) -> dict[str, float]:
+    """Play the held-out episodes and summarise them (with `judge`, also CoT-pass@k; `keep` is handed this
+    process's episodes, e.g. to log some). Runs under a forked RNG: training's random stream is untouched, so
+    evaluating does not change what training samples next."""
     requests = eval_requests(len(env_names), cfg, ctx)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         params = SamplingParams(max_new_tokens, temperature=cfg.temperature, seed=seed)
         episodes = runner.run(requests, params)
+    if keep is not None:
+        keep(episodes)
     # Thought-collapse indicators (GTR) over the responses whose format has a thought, per process, averaged.
     names, values = zip(*thought_diversity([ep.response_format.thought(t.completion.text) for ep in episodes
                                             if ep.response_format.has_thought for t in ep.turns]).items())
@@ -122,7 +127,9 @@ def evaluate(runner: EpisodeRunner, env_names: list[str], cfg: EvalConfig, max_n
 
 def evaluate_checkpoint(target: str, overrides: list[str] = ()) -> dict:
     """`mmrl eval`: load a run directory's latest checkpoint (or a checkpoint folder) and evaluate it on the run's
-    held-out seeds. Returns plain metric names (`success_rate`, `pass@k`, ...) plus the checkpoint's path."""
+    held-out seeds. Returns plain metric names (`success_rate`, `pass@k`, ...) plus the checkpoint's path (and, with
+    `eval.samples_per_episode` > 1, the path of the pass@k curve drawn to `plots/pass_at_k_<checkpoint>.png`)."""
+    import sys
     from pathlib import Path
 
     from mmrl import checkpoint
@@ -133,11 +140,15 @@ def evaluate_checkpoint(target: str, overrides: list[str] = ()) -> dict:
 
     path = Path(target)
     if (path / "config.yaml").is_file():
-        run_dir, ckpt = path, checkpoint.latest_checkpoint(path)
+        warn = lambda line: print(line, file=sys.stderr)  # noqa: E731  (stdout carries the JSON result)
+        run_dir, ckpt = path, checkpoint.latest_usable(path, for_training=False, warn=warn)
         if ckpt is None:
-            raise UserError(f"{path} holds no complete checkpoint under checkpoints/")
+            raise UserError(f"{path} holds no usable checkpoint under checkpoints/")
     elif (path / checkpoint.MARKER).is_file() and (path.parent.parent / "config.yaml").is_file():
         run_dir, ckpt = path.parent.parent, path
+        why = checkpoint.problem(ckpt, for_training=False)
+        if why is not None:
+            raise UserError(f"checkpoint {ckpt} is unusable: {why}")
     else:
         raise UserError(f"{target!r} is neither a run directory (with config.yaml) nor a checkpoint folder")
     cfg = load_config(str(run_dir / "config.yaml"), list(overrides))
@@ -156,4 +167,11 @@ def evaluate_checkpoint(target: str, overrides: list[str] = ()) -> dict:
     finally:
         runner.close()
         runner.backend.close()
-    return {"checkpoint": str(ckpt), **{k.removeprefix("eval/"): v for k, v in metrics.items()}}
+    out = {"checkpoint": str(ckpt), **{k.removeprefix("eval/"): v for k, v in metrics.items()}}
+    from mmrl.plotting import pass_at_k_curve, plot_pass_at_k
+
+    curve = pass_at_k_curve(metrics)
+    if len(curve) > 1:  # eval.samples_per_episode > 1: the pass@k curve, drawn next to the run's other plots
+        out["pass_at_k_plot"] = str(plot_pass_at_k({ckpt.name: curve}, run_dir / "plots" / f"pass_at_k_{ckpt.name}.png",
+                                                   f"{run_dir.name}: held-out pass@k"))
+    return out

@@ -1,4 +1,4 @@
-"""Run outputs: metrics.jsonl, TensorBoard events, samples.jsonl, and the rich progress bar.
+"""Run outputs: metrics.jsonl, TensorBoard events (and/or W&B), samples.jsonl, and the rich progress bar.
 
 (Named `logger`, not `logging`, so that `import logging` inside the package keeps meaning the standard library.)
 """
@@ -81,7 +81,8 @@ def summarize_run(run_dir: str | Path) -> dict[str, float]:
 class RunLogger:
     """Writes one run's metrics and samples. Only the main process creates one."""
 
-    def __init__(self, run_dir: Path, resume_step: int | None, total_steps: int, progress: bool):
+    def __init__(self, run_dir: Path, resume_step: int | None, total_steps: int, progress: bool,
+                 report_to: tuple[str, ...] | list[str] = ("tensorboard",), config: dict | None = None):
         self.run_dir = run_dir
         self.metrics_path = run_dir / "metrics.jsonl"
         self.samples_path = run_dir / "samples.jsonl"
@@ -91,9 +92,16 @@ class RunLogger:
         else:
             for path in (self.metrics_path, self.samples_path):
                 path.unlink(missing_ok=True)
-        from torch.utils.tensorboard import SummaryWriter
+        self.tb = None
+        if "tensorboard" in report_to:
+            from torch.utils.tensorboard import SummaryWriter
 
-        self.tb = SummaryWriter(str(run_dir / "tensorboard"), purge_step=resume_step)
+            self.tb = SummaryWriter(str(run_dir / "tensorboard"), purge_step=resume_step)
+        self.wandb = None
+        if "wandb" in report_to:
+            from mmrl.wandb_report import WandbReporter
+
+            self.wandb = WandbReporter(run_dir, config or {})
         self.progress = None
         if progress:
             self.progress = Progress(
@@ -109,9 +117,12 @@ class RunLogger:
         row = {"step": step, **{k: to_jsonable(v) for k, v in metrics.items()}}
         with open(self.metrics_path, "a") as fh:
             fh.write(json.dumps(row) + "\n")
-        for key, value in metrics.items():
-            if isinstance(value, (int, float)) and math.isfinite(value):
+        scalars = {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and math.isfinite(v)}
+        if self.tb is not None:
+            for key, value in scalars.items():
                 self.tb.add_scalar(key, value, step)
+        if self.wandb is not None:
+            self.wandb.log(step, scalars)
         if self.progress is not None:
             fields = {}
             if "train/return_mean" in metrics:
@@ -122,9 +133,13 @@ class RunLogger:
             self.progress.update(self.task, completed=step, **fields)
 
     def log_samples(self, rows: list[dict]) -> None:
+        """Append episode rows (mmrl.samples.episode_rows) to samples.jsonl (and W&B's episode table)."""
+        rows = [to_jsonable(row) for row in rows]
         with open(self.samples_path, "a") as fh:
             for row in rows:
-                fh.write(json.dumps(to_jsonable(row)) + "\n")
+                fh.write(json.dumps(row) + "\n")
+        if self.wandb is not None and rows:
+            self.wandb.log_episodes(rows)
 
     def print(self, message: str) -> None:
         if self.progress is not None:
@@ -133,6 +148,9 @@ class RunLogger:
             print(message, flush=True)
 
     def close(self) -> None:
-        self.tb.close()
+        if self.tb is not None:
+            self.tb.close()
+        if self.wandb is not None:
+            self.wandb.close()
         if self.progress is not None:
             self.progress.stop()

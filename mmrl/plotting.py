@@ -1,9 +1,10 @@
-"""`plots/training.png`: training return and success, and held-out success, against the step; `plots/pass_at_k.png`
-(the last evaluation's pass@k curve, when it has one) and `plots/collapse.png` (the prompt/response mutual
-information of training batches, when logged)."""
+"""`plots/training.png`: training return and success, held-out success, and (with several envs) success per env,
+against the step; `plots/pass_at_k.png` (the last evaluation's pass@k curve, when it has one) and
+`plots/collapse.png` (the prompt/response mutual information of training batches, when logged)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from mmrl.config import UserError
@@ -21,7 +22,9 @@ def plot_run(run_dir: str | Path) -> Path:
     rows = read_jsonl(run_dir / "metrics.jsonl")
     if not rows:
         raise UserError(f"{run_dir / 'metrics.jsonl'} is missing or empty: is {run_dir} a run directory?")
-    fig, (ax_reward, ax_success) = plt.subplots(1, 2, figsize=(11, 4))
+    per_env = per_env_success_keys(rows)
+    fig, axes = plt.subplots(1, 3 if per_env else 2, figsize=(16.5 if per_env else 11, 4))
+    ax_reward, ax_success = axes[:2]
     train = [r for r in rows if r.get("train/return_mean") is not None]
     evals = [r for r in rows if r.get("eval/success_rate") is not None]
     ax_reward.plot([r["step"] for r in train], [r["train/return_mean"] for r in train], label="train return (mean)")
@@ -34,9 +37,18 @@ def plot_run(run_dir: str | Path) -> Path:
     if sft:
         ax_success.plot([0], [sft[-1]["sft/success_rate"]], "s", color="tab:green", label="held-out, after warm-start")
     ax_success.set(xlabel="step", ylabel="success rate", ylim=(-0.02, 1.02), title="Success")
-    for ax in (ax_reward, ax_success):
+    if per_env:
+        ax_env = axes[2]
+        envs = sorted({PER_ENV_SUCCESS.match(k).group(2) for k in per_env})
+        for key in per_env:  # one colour per env: held-out with markers, training (sampled) fainter
+            split, env = PER_ENV_SUCCESS.match(key).groups()
+            points = [(r["step"], r[key]) for r in rows if r.get(key) is not None]
+            ax_env.plot(*zip(*points), "o-" if split == "eval" else "-", color=f"C{envs.index(env) % 10}",
+                        alpha=1.0 if split == "eval" else 0.5, label=f"{env} ({split})")
+        ax_env.set(xlabel="step", ylabel="success rate", ylim=(-0.02, 1.02), title="Success per env")
+    for ax in axes:
         ax.grid(alpha=0.3)
-        ax.legend(loc="lower right")
+        ax.legend(loc="lower right", fontsize="small")
     fig.suptitle(run_dir.name)
     fig.tight_layout()
     out = run_dir / "plots" / "training.png"
@@ -60,6 +72,16 @@ def plot_run(run_dir: str | Path) -> Path:
         fig.savefig(run_dir / "plots" / "collapse.png", dpi=110)
         plt.close(fig)
     return out
+
+
+PER_ENV_SUCCESS = re.compile(r"^(train|eval)/(.+)/success_rate$")
+"""Per-env success keys (mmrl.episode_metrics logs them when a run has several envs)."""
+
+
+def per_env_success_keys(rows: list[dict]) -> list[str]:
+    """`train/<env>/success_rate` and `eval/<env>/success_rate` keys present in `rows`, eval first."""
+    keys = {k for r in rows for k in r if PER_ENV_SUCCESS.match(k)}
+    return sorted(keys, key=lambda k: (not k.startswith("eval/"), k))
 
 
 def pass_at_k_curve(row: dict) -> dict[int, float]:

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import random
+import signal
 import time
 from pathlib import Path
 
@@ -26,12 +27,13 @@ from mmrl.algos.base import Sample, padded
 from mmrl.algos.divergences import divergence_term
 from mmrl.algos.registry import make_algorithm
 from mmrl.algos.tis import rollout_mismatch
-from mmrl.config import Config, changed_keys, env_names, parse_yaml, save_config, to_dict
+from mmrl.config import Config, UserError, changed_keys, env_names, parse_yaml, save_config, to_dict
 from mmrl.correctors import Clone, DAggerBuffer, make_corrector
 from mmrl.correctors.guide import ask_corrector, guide
 from mmrl.distributed import DistContext, Updater, init_distributed, parameter_digest
 from mmrl.episode_metrics import episode_metrics
 from mmrl.eval import evaluate
+from mmrl.faults import NonFiniteGuard, RunHalted, StopSignals, drop_nonfinite_samples
 from mmrl.judges import make_judge
 from mmrl.logger import RunLogger, summarize_run
 from mmrl.metrics import prompt_response_mutual_information, thought_diversity
@@ -49,6 +51,8 @@ from mmrl.plotting import plot_run
 from mmrl.rollout.backends import HFBackend, SamplingParams, derive_seed, make_backend
 from mmrl.rollout.env_workers import make_env_pool
 from mmrl.rollout.runner import Episode, EpisodeRequest, EpisodeRunner, Turn, prompt_corpus
+from mmrl.rollout.spec_check import check_env_specs
+from mmrl.samples import ImageStore, episode_rows, spread
 
 __all__ = ["Sample", "Trainer", "train"]
 
@@ -65,6 +69,17 @@ DEBUG_DIGEST_ENV = "MMRL_DEBUG_DIGEST"
 # ---------------------------------------------------------------------------------------------- set-up helpers
 def run_directory(cfg: Config) -> Path:
     return Path(cfg.train.output_dir or Path("runs") / cfg.train.run_name)
+
+
+def make_run_directory(run_dir: Path) -> None:
+    """Create the run directory, or say in one line why it cannot be written."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".mmrl-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise UserError(f"train.output_dir: cannot write to {run_dir}: {err.strerror or err}") from None
 
 
 def seed_everything(seed: int) -> None:
@@ -146,11 +161,15 @@ class Trainer:
         cfg = self.cfg
         torch.set_num_threads(cfg.train.torch_threads)
         self.ctx = init_distributed(cfg.train.deepspeed)
+        check_env_specs(cfg.envs)  # a wrong env id or kwarg fails here, before the run directory exists
         self.run_dir = run_directory(cfg)
         if self.ctx.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            make_run_directory(self.run_dir)
         self.ctx.barrier()
-        self.resume_from = checkpoint.latest_checkpoint(self.run_dir)
+        say = print if self.ctx.is_main else (lambda line: None)
+        self.resume_from = checkpoint.latest_usable(self.run_dir, self.ctx.rank, warn=say)
+        if self.resume_from is None and checkpoint.complete_checkpoints(self.run_dir):
+            say(f"warning: no usable checkpoint in {self.run_dir / 'checkpoints'}: the run starts again from step 0")
         self.start_step = 0
         self.reference_step = 0  # the RL step of the last reference reset (ProRL); 0: the RL starting point
         if self.resume_from is not None:
@@ -192,7 +211,9 @@ class Trainer:
             changes = self._keep_changed_config()
             save_config(cfg, self.run_dir / "config.yaml")
             resume_step = self.start_step if self.resume_from is not None else None
-            self.logger = RunLogger(self.run_dir, resume_step, cfg.train.total_steps, cfg.train.progress)
+            self.logger = RunLogger(self.run_dir, resume_step, cfg.train.total_steps, cfg.train.progress,
+                                    cfg.train.report_to, to_dict(cfg))
+            self.images = ImageStore(self.run_dir, int(cfg.train.sample_images_max_mb * 2**20))
             if changes:
                 self._print("the config changed since this run was saved (old one kept as config.previous.yaml):\n  "
                             + "\n  ".join(changes))
@@ -202,6 +223,10 @@ class Trainer:
                     f"{self.ctx.world_size} process(es)"
                     + (f", DeepSpeed ZeRO-{self.updater.zero_stage}" if cfg.train.deepspeed else "")
                     + f"; algorithm {cfg.algo.name}")
+        if self.algorithm.group_baseline and cfg.rollout.group_size == 1:
+            self._print(f"warning: rollout.group_size=1 under algo.name {cfg.algo.name}: a group of one episode has "
+                        "nothing to compare with, so every group-relative advantage is 0 and the policy gradient "
+                        "trains nothing; set rollout.group_size >= 2")
 
     def _restore(self) -> None:
         """Optimiser, RNG and DAgger buffer of the checkpoint being resumed (the weights were loaded with the policy)."""
@@ -213,19 +238,38 @@ class Trainer:
         self._print(f"Resuming from {self.resume_from} (step {self.start_step} of {self.cfg.train.total_steps})")
 
     def train(self) -> dict[str, float]:
+        """Run the loop (see `_loop`); SIGTERM/SIGINT during it save a checkpoint and raise `RunHalted` with exit
+        status 128 + the signal's number after the usual clean-up."""
+        with StopSignals() as signals:
+            halted = None
+            try:
+                episodes = self._loop(signals)
+            except RunHalted as stop:
+                halted, episodes = stop, []
+            summary = self._finish(episodes)
+        if halted is not None:
+            raise halted
+        return summary
+
+    def _loop(self, signals: StopSignals) -> list[Episode]:
         cfg = self.cfg
         every = lambda n, s: n > 0 and s % n == 0  # noqa: E731
         episodes: list[Episode] = []
+        guard = NonFiniteGuard(cfg.train.max_nonfinite_steps)
         if self.start_step == 0:
             self._log(0, self.evaluate(0))
             if cfg.train.sft_steps > 0 and self.runner.labelled_envs(cfg.train.sft_target, self._print):
                 self.sft_warm_start()
                 self.backend.sync()
                 self._keep_warm_start()
-                after_sft = {f"sft/{k.split('/', 1)[1]}": v for k, v in self.evaluate(0).items()}
+                after_sft = {f"sft/{k.split('/', 1)[1]}": v
+                             for k, v in self.evaluate(0, "eval_after_warm_start").items()}
                 self._log(0, after_sft)
                 self._print(f"after SFT warm-start: eval/success_rate {after_sft['sft/success_rate']:.3f}")
         for step in range(self.start_step + 1, cfg.train.total_steps + 1):
+            if self.ctx.max(int(signals.received is not None)):  # arrived before the first step
+                again = f"resumes from step_{self.start_step}" if self.start_step else "starts the run again"
+                self._stop_on_signal(signals.received, f"before step {step}; the same command {again}")
             t0 = time.perf_counter()
             episodes, samples, stats = self.collect(step)
             self.backend.idle()  # e.g. vLLM's sleep mode frees the engine's GPU memory for the update
@@ -235,14 +279,33 @@ class Trainer:
                 self.backend.sync()  # a separate generation engine (vLLM) takes the new weights
             t2 = time.perf_counter()
             metrics = self._train_metrics(episodes, stats, losses)
+            metrics["train/skipped_nonfinite"] = float(self.skipped_updates)
             if every(cfg.algo.reference_reset_every, step):
                 metrics |= self._reset_reference(step)
             metrics |= {"time/rollout_s": t1 - t0, "time/update_s": t2 - t1}
             if every(cfg.train.eval_every, step) or step == cfg.train.total_steps:
                 metrics |= self.evaluate(step)
             self._log(step, metrics, episodes)
-            if every(cfg.train.save_every, step) or step == cfg.train.total_steps:
-                self.save(step)
+            guard.record(step, self.skipped_updates)
+            stopping = self.ctx.max(int(signals.received is not None))
+            if every(cfg.train.save_every, step) or step == cfg.train.total_steps or stopping:
+                saved = self.save(step)
+                if not saved and (step == cfg.train.total_steps or stopping):
+                    raise RunHalted(f"step {step}: the run ended but its last checkpoint could not be written "
+                                    "(see the warning above); once the storage is fixed, the same command redoes the "
+                                    "steps since the latest checkpoint")
+            if stopping:
+                self._stop_on_signal(signals.received, f"after step {step}, checkpoint step_{step} saved; the "
+                                                       "same command resumes from it")
+        return episodes
+
+    @staticmethod
+    def _stop_on_signal(signum: int | None, where: str) -> None:
+        signum = signum or signal.SIGTERM  # another process got it (multi-process runs stop together)
+        raise RunHalted(f"stopped by {signal.Signals(signum).name} {where}", StopSignals.exit_code(signum))
+
+    def _finish(self, episodes: list[Episode]) -> dict[str, float]:
+        """Close the logger, plot, and release the envs, engines and process group."""
         summary = {}
         if self.logger is not None:
             self.logger.close()
@@ -276,6 +339,7 @@ class Trainer:
         samples = [self._sample(i, ep, t, turn) for i, ep in enumerate(episodes) for t, turn in enumerate(ep.turns)]
         stats |= self._old_logprob_pass(samples)
         stats |= self.algorithm.advantages(episodes, samples)
+        stats["train/nonfinite_samples"] = float(drop_nonfinite_samples(samples))
         turns = [t for ep in episodes for t in ep.turns]
         thoughts = [ep.response_format.thought(t.completion.text) for ep in episodes if ep.response_format.has_thought
                     for t in ep.turns]
@@ -316,7 +380,9 @@ class Trainer:
                     norms.append(norm)
                 for k, v in {"loss": loss.item(), **stats}.items():
                     totals[k] = totals.get(k, 0.0) + v / (len(micro_batches) * cfg.algo.ppo_epochs)
-        totals["grad_norm"] = float(np.mean(norms)) if norms else 0.0
+        finite_norms = [n for n in norms if math.isfinite(n)]
+        totals["grad_norm"] = float(np.mean(finite_norms)) if finite_norms else 0.0
+        self.skipped_updates, self.updater.skipped_updates = self.updater.skipped_updates, 0
         return totals
 
     # ------------------------------------------------------------------ the pieces of a step
@@ -509,29 +575,50 @@ class Trainer:
             if self.logger is not None and (step + 1) % 10 == 0:
                 self._print(f"sft step {step + 1}/{cfg.train.sft_steps}: loss {np.mean(losses):.3f}")
 
-    def evaluate(self, step: int) -> dict[str, float]:
+    def evaluate(self, step: int, kind: str = "eval") -> dict[str, float]:
+        """Held-out metrics; a few of the episodes (the same positions every time) go to samples.jsonl as `kind`."""
         cfg = self.cfg
+        keep = lambda eps: self._log_episodes(step, spread(eps, cfg.train.log_samples), kind)  # noqa: E731
         return evaluate(self.eval_runner, self.env_names, cfg.eval, cfg.rollout.max_new_tokens, self.ctx,
-                        seed=cfg.train.seed + step, judge=self.judge)
+                        seed=cfg.train.seed + step, judge=self.judge, keep=keep)
 
-    def save(self, step: int) -> None:
-        tmp = checkpoint.begin(self.run_dir, step) if self.ctx.is_main else checkpoint.temp_dir(self.run_dir, step)
+    def save(self, step: int) -> bool:
+        """Write checkpoint step_N (into step_N.tmp, renamed when complete); returns whether it was written.
+        Weights holding NaN or inf are never written: the run stops (`RunHalted`). A write the storage refuses (full
+        disk, read-only folder) is reported in plain words, its step_N.tmp removed, the previous checkpoint kept,
+        and training goes on (the next save tries again)."""
+        with self.updater.full_weights():
+            finite = all(bool(torch.isfinite(p).all()) for p in self.policy.model.parameters())
+        if self.ctx.max(int(not finite)):
+            raise RunHalted(f"step {step}: the weights hold NaN or inf, so no checkpoint was written; the latest "
+                            f"checkpoint ({checkpoint.latest_checkpoint(self.run_dir) or 'none'}) holds finite ones")
+        tmp = checkpoint.temp_dir(self.run_dir, step)
+        write = checkpoint.Writer(tmp)
+        if self.ctx.is_main:
+            write(lambda: checkpoint.begin(self.run_dir, step))
         self.ctx.barrier()
         with self.updater.full_weights():
             if self.ctx.is_main:
-                save_policy(self.policy, str(tmp))
+                write(lambda: save_policy(self.policy, str(tmp)))
         if self.ctx.is_main:
-            torch.save({"step": step, "reference_step": self.reference_step}, tmp / "trainer_state.pt")
-        self.updater.save(tmp)
-        torch.save(checkpoint.rng_state(), tmp / f"rng_rank{self.ctx.rank}.pt")
+            write(lambda: torch.save({"step": step, "reference_step": self.reference_step}, tmp / "trainer_state.pt"))
+        write(lambda: self.updater.save(tmp), collective=self.updater.engine is not None)
+        write(lambda: torch.save(checkpoint.rng_state(), tmp / f"rng_rank{self.ctx.rank}.pt"))
         if self.corrector is not None:
-            self.dagger.save(tmp / f"gtr_buffer_rank{self.ctx.rank}.pt")
+            write(lambda: self.dagger.save(tmp / f"gtr_buffer_rank{self.ctx.rank}.pt"))
         if self.reference_samples_on:
-            self.reference_samples.save(tmp / f"reference_samples_rank{self.ctx.rank}.pt")
+            write(lambda: self.reference_samples.save(tmp / f"reference_samples_rank{self.ctx.rank}.pt"))
+        failed = self.ctx.max(int(write.problem is not None))
+        if not failed and self.ctx.is_main:
+            write(lambda: checkpoint.finish(self.run_dir, step, self.cfg.train.keep_checkpoints))
+        failed = self.ctx.max(int(write.problem is not None))
+        if failed and self.ctx.is_main:
+            checkpoint.abandon(self.run_dir, step)
+            kept = checkpoint.latest_checkpoint(self.run_dir)
+            self._print(f"warning: step {step}: checkpoint not written: {write.problem or 'another process failed'}; "
+                        f"{tmp.name} removed, the latest checkpoint is still {kept or 'none'}; training goes on")
         self.ctx.barrier()
-        if self.ctx.is_main:
-            checkpoint.finish(self.run_dir, step, self.cfg.train.keep_checkpoints)
-        self.ctx.barrier()
+        return not failed
 
     def _keep_changed_config(self) -> list[str]:
         """Resuming with a config that differs from the saved one: the differences (extending total_steps is
@@ -579,15 +666,13 @@ class Trainer:
             return
         self.logger.log(step, metrics)
         if episodes:
-            rows = []
-            for ep in episodes[: self.cfg.train.log_samples]:
-                rows.append({
-                    "step": step, "env": self.env_names[ep.request.env_index], "seed": ep.request.seed,
-                    "return": ep.total_reward, "success": ep.success, "error": ep.error,
-                    "turns": [{"prompt": t.prompt.text, "response": t.completion.text, "reward": t.reward,
-                               "info": t.info} for t in ep.turns],
-                })
-            self.logger.log_samples(rows)
+            self._log_episodes(step, episodes[: self.cfg.train.log_samples], "train")
+
+    def _log_episodes(self, step: int, episodes: list[Episode], kind: str) -> None:
+        """samples.jsonl rows (mmrl/samples.py), the first few with their images saved under <run>/images/."""
+        if self.logger is not None and episodes:
+            self.logger.log_samples(episode_rows(episodes, self.env_names, step, kind, self.images,
+                                                 self.cfg.train.sample_images_per_step))
 
 
 def train(cfg: Config) -> dict[str, float]:

@@ -245,8 +245,8 @@ def test_validation_errors(overrides, message):
 
 def test_validation_lists_every_problem():
     with pytest.raises(ConfigError) as info:
-        load_config(None, ["rollout.backend=x", "train.total_steps=0"])
-    assert "rollout.backend" in str(info.value) and "train.total_steps" in str(info.value)
+        load_config(None, ["rollout.group_size=0", "train.total_steps=0"])
+    assert "rollout.group_size" in str(info.value) and "train.total_steps" in str(info.value)
 
 
 def test_validate_passes_defaults():
@@ -369,6 +369,11 @@ def test_the_episode_cap_is_set_once_in_rollout():
     with pytest.raises(ConfigError, match=r"'envs\[0\]\.kwargs\.max_steps' \(5\) differs from rollout\.max_episode_steps"):
         load_config(None, ["envs=[{id: mmrl/Blackjack-v0, kwargs: {max_steps: 5}}]", "rollout.max_episode_steps=3"])
     load_config(None, ["envs=[{id: mmrl/Blackjack-v0, kwargs: {max_steps: 3}}]", "rollout.max_episode_steps=3"])
+
+
+def test_the_history_length_is_set_once_in_rollout():
+    with pytest.raises(ConfigError, match=r"'envs\[0\]\.eval_kwargs\.history_turns' \(1\) differs from rollout\.history_turns"):
+        load_config(None, ["envs=[{id: mmrl/Blackjack-v0, eval_kwargs: {history_turns: 1}}]", "rollout.history_turns=3"])
 
 
 def test_envs_that_count_steps_get_the_runners_episode_cap(tiny_text):

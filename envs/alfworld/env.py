@@ -84,7 +84,7 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
 
     ## Observation Space
     ``Dict(text=Text(16384), image=Box(0, 255, (320, 320, 3), uint8))``; ``render_image=False`` drops the image.
-    ``text``: the task, the last ``history`` (command, feedback) pairs, the current feedback, the admissible
+    ``text``: the task, the last ``history_turns`` (command, feedback) pairs, the current feedback, the admissible
     commands and the answer format. ``image``: :func:`mmrl.envs.alfworld.render.draw_schematic`, a top-down map
     of what the agent knows (receptacles, where it has been and what it saw there, what it holds), labelled
     "SCHEMATIC": not a camera view.
@@ -109,7 +109,8 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
     ## Arguments
     ``data_path`` (folder of games; default ``$MMRL_ALFWORLD_DATA``), ``task_types`` (all six), ``max_steps``
     (50), ``reward`` (``"rl4vlm"``: the preset of default weights), ``reward_weights`` (merged over the preset's),
-    ``history`` (3), ``render_image`` (True), ``image_size`` (320), ``response_format`` (``"json"`` or
+    ``history_turns`` (3: earlier steps the text recalls; under mmrl the runner passes ``rollout.history_turns``
+    and adds no chat history of its own), ``render_image`` (True), ``image_size`` (320), ``response_format`` (``"json"`` or
     ``"action_tag"``: the answer format the prompt asks for, the env parses and the expert writes).
 
     ## Version History
@@ -120,7 +121,7 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
     system_prompt: str | None = None
 
     def __init__(self, data_path: str | None = None, task_types: list[str] | None = None, max_steps: int = 50,
-                 reward: str = "rl4vlm", reward_weights: dict[str, float] | None = None, history: int = 3,
+                 reward: str = "rl4vlm", reward_weights: dict[str, float] | None = None, history_turns: int = 3,
                  render_image: bool = True,
                  image_size: int = 320, render_mode: str | None = None, response_format: str = JSON.name) -> None:
         if response_format not in FORMAT_INSTRUCTIONS:
@@ -138,7 +139,7 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
         if not self.games:
             raise ValueError(f"no solvable ALFWorld game of types {sorted(wanted)} under {data_path!r}")
         self.rewards = RewardWeights(REWARD_PRESETS[reward], reward_weights)
-        self.max_steps, self.history, self.render_mode = int(max_steps), int(history), render_mode
+        self.max_steps, self.history, self.render_mode = int(max_steps), int(history_turns), render_mode
         self.render_image, self.image_size = bool(render_image), int(image_size)
         observation = {"text": text_space(MAX_TEXT_LENGTH)}
         if self.render_image:

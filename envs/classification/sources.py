@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
 import cv2
 import numpy as np
+
+from mmrl.envs.images import check_image
 
 SPLITS = ("train", "test")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
@@ -167,6 +170,16 @@ class DigitsSource:
         return np.repeat(big[:, :, None], 3, axis=2), str(targets[index])
 
 
+_WARNED: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    """Log `message` once per process (every env copy loads the same folder)."""
+    if message not in _WARNED:
+        _WARNED.add(message)
+        logging.getLogger("mmrl.envs").warning("warning: %s", message)
+
+
 class FileSource:
     """Image files with labels, split by a stable hash of each file's key (its path as listed).
 
@@ -200,11 +213,18 @@ class FileSource:
         root = Path(root)
         if not root.is_dir():
             raise ValueError(f"image folder {str(root)!r} does not exist or is not a directory")
-        items = []
+        items, empty = [], []
         for class_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            for file in sorted(class_dir.iterdir()):
-                if file.is_file() and file.suffix.lower() in IMAGE_EXTENSIONS:
-                    items.append((f"{class_dir.name}/{file.name}", file, class_dir.name))
+            found = [file for file in sorted(class_dir.iterdir())
+                     if file.is_file() and file.suffix.lower() in IMAGE_EXTENSIONS]
+            for file in found:
+                check_image(file, f"image folder {str(root)!r}")
+                items.append((f"{class_dir.name}/{file.name}", file, class_dir.name))
+            if not found:
+                empty.append(class_dir.name)
+        if empty and items:
+            _warn_once(f"image folder {str(root)!r}: class folder(s) {', '.join(empty)} hold no "
+                       f"{'/'.join(sorted(IMAGE_EXTENSIONS))} image and are left out of the classes")
         return cls(
             items,
             origin=f"folder {str(root)!r} (expected <class>/*.png|jpg|jpeg|bmp)",
@@ -241,6 +261,7 @@ class FileSource:
                 image = file.parent / record["image"]  # an absolute path replaces the folder
                 if not image.is_file():
                     raise ValueError(f"{where}: image file {str(image)!r} does not exist")
+                check_image(image, where)
                 items.append((record["image"], image, str(label)))
         return cls(
             items, origin=f"JSONL file {str(file)!r}", image_size=image_size, test_fraction=test_fraction

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,14 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from mmrl.envs.images import check_image
+
 REQUIRED_KEYS = ("image", "question", "possible_answers", "image_caption", "bboxs", "width", "height")
+
+
+def _finite(value: Any) -> bool:
+    """A real number (not a bool, not NaN or infinity: JSON readers accept `Infinity` and `NaN`)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _is_test(key: str, test_fraction: float) -> bool:
@@ -50,11 +58,14 @@ def load_jsonl(path: str | Path) -> list[dict[str, Any]]:
         if not image.is_file():
             raise FileNotFoundError(f"{file}:{number}: image not found: {image}")
         boxes = record["bboxs"]
-        if not (isinstance(boxes, list) and all(isinstance(b, list) and len(b) == 4 for b in boxes)):
-            raise ValueError(f"{file}:{number}: bboxs must be a list of [x1, y1, x2, y2], got {boxes!r}")
+        if not (isinstance(boxes, list) and all(isinstance(b, list) and len(b) == 4 and all(map(_finite, b))
+                                                for b in boxes)):
+            raise ValueError(f"{file}:{number}: bboxs must be a list of [x1, y1, x2, y2] finite numbers, "
+                             f"got {boxes!r}")
         sizes = (record["width"], record["height"])
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in sizes):
-            raise ValueError(f"{file}:{number}: width and height must be positive numbers, got {sizes}")
+        if not all(_finite(v) and v > 0 for v in sizes):
+            raise ValueError(f"{file}:{number}: width and height must be positive finite numbers, got {sizes}")
+        check_image(image, f"{file}:{number}")
         if not isinstance(record["possible_answers"], list) or not record["possible_answers"]:
             raise ValueError(f"{file}:{number}: possible_answers must be a non-empty list")
         records.append({**record, "image": str(image), "key": f"{record['image']}|{record['question']}"})

@@ -77,6 +77,8 @@ class Algorithm:
     """The old-log-prob pass also keeps the mean over the vocabulary of log p at each position (extra['old_vocab_mean'])."""
     splits_thought: ClassVar[bool] = False
     """Find where each response's action starts (Sample.action_start)."""
+    group_baseline: ClassVar[bool] = False
+    """Advantages compare the episodes of a group (a group of one gives every episode advantage 0)."""
     default_clip_high: ClassVar[float] = 0.2
     default_loss_agg: ClassVar[str] = "token-mean"
     default_dynamic_sampling: ClassVar[bool] = False

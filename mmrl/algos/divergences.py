@@ -16,13 +16,15 @@ from collapsing. The reverse KL on the policy's own samples stays `mmrl.algos.kl
 from __future__ import annotations
 
 import math
+import typing
 
 import torch
 from torch import Tensor
 
 from mmrl.algos.losses import masked_mean
+from mmrl.config import Divergence
 
-DIVERGENCES = ("none", "reverse_kl", "forward_kl", "js")
+DIVERGENCES = typing.get_args(Divergence)
 _MAX_LOG_U = 20.0  # exp(20) ~ 4.9e8: keeps float32 finite
 
 

@@ -25,6 +25,7 @@ from mmrl.algos.shaping import overlong_penalty
 
 class GRPO(Algorithm):
     name = "grpo"
+    group_baseline = True
 
     def episode_returns(self, episodes) -> tuple[torch.Tensor, dict[str, float]]:
         """(N,) each episode's return, with DAPO's overlong shaping of every turn when `overlong_buffer` > 0."""

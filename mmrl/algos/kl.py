@@ -11,10 +11,14 @@ With tokens sampled from pi and log r = log pi_ref(x) - log pi(x):
 
 from __future__ import annotations
 
+import typing
+
 import torch
 from torch import Tensor
 
-KL_ESTIMATORS = ("k1", "k2", "k3")
+from mmrl.config import KLEstimator
+
+KL_ESTIMATORS = typing.get_args(KLEstimator)
 
 # exp(20) ~ 4.9e8: beyond this the penalty is already enormous; it keeps float32 far from overflow.
 _K3_MAX_LOG_RATIO = 20.0

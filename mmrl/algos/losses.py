@@ -14,10 +14,14 @@ Shapes: B sequences (samples) by T tokens, right- or left-padded; `mask` (B, T) 
 
 from __future__ import annotations
 
+import typing
+
 import torch
 from torch import Tensor
 
-AGG_MODES = ("token-mean", "seq-mean-token-mean", "seq-mean-token-sum")
+from mmrl.config import LossAgg
+
+AGG_MODES = typing.get_args(LossAgg)
 
 
 def _masked(x: Tensor, mask: Tensor) -> Tensor:

@@ -18,6 +18,12 @@ from mmrl.formats import ResponseFormat
 log = logging.getLogger("mmrl.correctors")
 
 
+class _NotAChatCompletion(Exception):
+    def __init__(self, reply: Any):
+        super().__init__("not a chat completion")
+        self.reply = reply
+
+
 class OpenAICorrector:
     def __init__(self, model: str, base_url: str | None = None, api_key_env: str = "OPENAI_API_KEY",
                  timeout_s: float = 60.0, retries: int = 2, temperature: float = 0.4, json_mode: bool = True,
@@ -43,11 +49,30 @@ class OpenAICorrector:
                                              "image_url" if self.send_image else None),
                 temperature=self.temperature, **kwargs,
             )
+            if not hasattr(reply, "choices"):  # e.g. a web page: the client hands back the raw text
+                raise _NotAChatCompletion(reply)
             text = reply.choices[0].message.content
         except Exception as err:  # noqa: BLE001  (any failure means "no correction"; training goes on)
-            log.warning("corrector request failed: %s", type(err).__name__)
+            log.warning("corrector request to %s failed: %s", self.client.base_url, self._describe(err))
             return None
         return parse_verdict(text, response, response_format)
+
+    def _describe(self, err: Exception) -> str:
+        """What went wrong, in words, with the API key blanked out should any message echo it."""
+        import openai
+
+        if isinstance(err, _NotAChatCompletion):
+            what = f"the answer is not an OpenAI chat completion (it starts {str(err.reply)[:80]!r})"
+        elif isinstance(err, openai.APITimeoutError):
+            what = f"no answer within the timeout ({type(err).__name__})"
+        elif isinstance(err, openai.APIConnectionError):
+            what = f"cannot connect ({err.__cause__ or err})"
+        elif isinstance(err, openai.APIStatusError):
+            what = f"HTTP {err.status_code}: {str(err)[:200]}"
+        else:
+            what = f"{type(err).__name__}: {str(err)[:200]}"
+        key = self.client.api_key
+        return what.replace(key, "***") if key and key != "none" else what
 
     def close(self) -> None:
         self.client.close()

@@ -21,6 +21,8 @@ from mmrl.models.tokenizer import train_tokenizer
 from mmrl.models.value_head import detached_value_head, save_value_head
 
 VL_MODEL_TYPES = {"qwen2_5_vl", "qwen2_vl", "qwen3_vl"}
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".safetensors.index.json", ".bin.index.json")
+"""Files `from_pretrained` reads weights from."""
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 hf_logging.disable_progress_bar()
@@ -44,7 +46,13 @@ def load_pretrained_policy(path: str, cfg: ModelConfig) -> Policy:
     if not os.path.isfile(os.path.join(path, "config.json")):
         raise ConfigError(f"model.path: {path!r} has no config.json (not a save_pretrained folder)")
     check_attention_available(cfg.attn_implementation)
-    model_type = AutoConfig.from_pretrained(path).model_type
+    try:
+        model_type = AutoConfig.from_pretrained(path).model_type
+    except (OSError, ValueError) as err:  # not JSON, or no model_type transformers knows
+        raise ConfigError(f"model.path: {os.path.join(path, 'config.json')} cannot be read as a model config: "
+                          f"{' '.join(str(err).split())[:300]}") from None
+    if not any(name.endswith(WEIGHT_SUFFIXES) for name in os.listdir(path)):
+        raise ConfigError(f"model.path: {path!r} holds no weights (no *.safetensors or *.bin file)")
     kwargs = dict(dtype=_DTYPES[cfg.dtype], attn_implementation=cfg.attn_implementation)
     if model_type in VL_MODEL_TYPES:
         model = AutoModelForImageTextToText.from_pretrained(path, **kwargs)

@@ -6,13 +6,14 @@
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 import torch
 
-from mmrl.config import RolloutConfig
+from mmrl.config import Backend, RolloutConfig
 from mmrl.models.policy import Policy, Prompt
 
 
@@ -130,4 +131,4 @@ def make_backend(cfg: RolloutConfig, policy: Policy, model_path: str, seed: int 
         from mmrl.rollout.vllm_backend import VLLMBackend  # lazy: vLLM is an optional, heavy install
 
         return VLLMBackend(policy, model_path, cfg.vllm, seed)
-    raise ValueError(f"rollout.backend: unknown backend {cfg.backend!r} (choose 'hf' or 'vllm')")
+    raise ValueError(f"rollout.backend: unknown backend {cfg.backend!r} (one of {typing.get_args(Backend)})")

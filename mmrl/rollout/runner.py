@@ -176,6 +176,11 @@ class EnvPool:
         """Close a copy; called off the caller's thread for a broken copy (closing a hung env could hang too)."""
         _close_quietly(env)
 
+    def renders_history(self, env_index: int) -> bool:
+        """True when the env writes its earlier turns into its own observation: it takes `history_turns`
+        (offered from rollout.history_turns), and the runner then adds no chat history of its own."""
+        return "history_turns" in constructor_parameters(self.specs[env_index].id)
+
     def formats(self) -> dict[str, ResponseFormat]:
         """Each env's declared response format, by its metric name."""
         return {name: format_of(self.get(i, 0)) for i, name in enumerate(env_names(self.specs))}
@@ -205,6 +210,7 @@ class EpisodeRunner:
         if bounds is not None:
             pool.offered |= {"min_pixels": bounds[0], "max_pixels": bounds[1]}
         pool.offered["max_steps"] = cfg.max_episode_steps  # one episode cap: envs that count steps get the runner's
+        pool.offered["history_turns"] = cfg.history_turns  # one history length, whether the env or the runner writes it
         self.backend = backend
         self.cfg = cfg
         self.sync_turns: Callable[[int], int] | None = None
@@ -223,6 +229,7 @@ class EpisodeRunner:
             observations.append(None if failed else outcome[0])
             envs.append(None if failed else env)
         histories: list[list[tuple[str, str]]] = [[] for _ in requests]
+        own_history = [self.pool.renders_history(req.env_index) for req in requests]
         system = {i: self._system_prompt(env) for i, env in enumerate(envs) if env is not None}
 
         idle_prompt: Prompt | None = None
@@ -242,7 +249,8 @@ class EpisodeRunner:
             keys, todo = [], {}
             for i in active:
                 text, image = observation_parts(observations[i])
-                history = histories[i][-self.cfg.history_turns :] if self.cfg.history_turns > 0 else []
+                keep = 0 if own_history[i] else self.cfg.history_turns
+                history = histories[i][-keep:] if keep > 0 else []
                 key = (system[i], tuple(history), text, None if image is None else _digest(image))
                 if key not in todo:
                     todo[key] = build_messages(text, image, history, system[i])
@@ -263,7 +271,7 @@ class EpisodeRunner:
                     envs[i] = None
                     continue
                 fault = step_fault(outcome)
-                if fault is not None:  # kept as the episode's error: its reward never reaches the update
+                if fault is not None:  # a NaN/inf reward or a malformed result: an env error, never fed as NaN
                     ep.error = fault
                     log.warning("episode (env %d, seed %d): %s", req.env_index, req.seed, fault)
                     ep.turns.append(Turn(prompt, completion, 0.0, {"env_error": fault}))

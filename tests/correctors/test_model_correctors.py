@@ -19,9 +19,9 @@ SECRET = "sk-test-not-a-real-key-123"
 
 class _Server:
     """A minimal OpenAI-compatible chat endpoint: records each request and answers with `reply` (or an HTTP
-    error status, or after a delay)."""
+    error status, or after a delay; or with an HTML page, as a misconfigured URL does)."""
 
-    def __init__(self, reply: str = "", status: int = 200, delay_s: float = 0.0):
+    def __init__(self, reply: str = "", status: int = 200, delay_s: float = 0.0, html: str | None = None):
         self.requests: list[dict] = []
         server = self
 
@@ -35,9 +35,11 @@ class _Server:
                            "choices": [{"index": 0, "finish_reason": "stop",
                                         "message": {"role": "assistant", "content": reply}}]}
                 data = json.dumps(payload if status == 200 else {"error": {"message": "boom"}}).encode()
+                if html is not None:
+                    data = html.encode()
                 try:
                     self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Type", "text/html" if html is not None else "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)
@@ -92,6 +94,25 @@ def test_openai_corrector_failure_is_no_correction_and_the_key_is_never_logged(k
     finally:
         server.close()
     assert len(server.requests) == 2  # the first try and one retry
+    assert SECRET not in caplog.text
+
+
+def test_corrector_failures_log_the_url_and_what_was_wrong_never_the_key(key, caplog):
+    from tests.trainer.helpers import free_port
+
+    server = _Server(html="<!DOCTYPE html><html><body>Welcome to nginx!</body></html>")
+    closed = f"http://127.0.0.1:{free_port()}/v1"
+    try:
+        with caplog.at_level(logging.WARNING, logger="mmrl.correctors"):
+            assert OpenAICorrector("m", server.url, key, timeout_s=5, retries=0).correct(
+                {"text": "t"}, RESPONSE, {}, JSON) is None
+            assert OpenAICorrector("m", closed, key, timeout_s=5, retries=0).correct(
+                {"text": "t"}, RESPONSE, {}, JSON) is None
+    finally:
+        server.close()
+    html, refused = [r.getMessage() for r in caplog.records]
+    assert server.url in html and "not an OpenAI chat completion" in html and "<!DOCTYPE html>" in html
+    assert closed in refused and "cannot connect" in refused
     assert SECRET not in caplog.text
 
 

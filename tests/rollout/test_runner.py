@@ -43,6 +43,15 @@ def test_multi_step_episode_keeps_text_history(tiny_text):
     runner.close()
 
 
+def test_an_env_writing_its_own_history_gets_history_turns_and_no_chat_history(tiny_text):
+    runner = _runner(tiny_text, [EnvSpec(id="mmrltest/RecallEcho-v0", kwargs={"length": 3})], history_turns=2)
+    (episode,) = runner.run([EpisodeRequest(0, 1)], PARAMS)
+    third = episode.turns[2].prompt
+    assert "(recalled 2)" in third.text  # the env got rollout.history_turns (its own default is 1)
+    assert [m["role"] for m in third.messages] == ["system", "user"]  # no earlier turns added as chat
+    runner.close()
+
+
 def test_max_episode_steps_truncates(tiny_text):
     runner = _runner(tiny_text, [EnvSpec(id="mmrltest/Echo-v0", kwargs={"length": 10})], max_episode_steps=2)
     (episode,) = runner.run([EpisodeRequest(0, 1)], PARAMS)

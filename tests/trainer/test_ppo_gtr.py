@@ -106,7 +106,7 @@ def test_gtr_corrects_and_clones_think_answer_responses(tmp_path):
     metrics = {k: v for r in read_jsonl(tmp_path / "metrics.jsonl") if r["step"] == 2 for k, v in r.items()}
     assert metrics["gtr/buffer_size"] > 0 and metrics["gtr/correction_rate"] > 0
     samples = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
-    turns = [t for s in samples for t in s["turns"]]
+    turns = [t for s in samples if s["kind"] == "train" for t in s["turns"]]  # eval episodes are not corrected
     assert {t["info"].get("gtr_verdict") for t in turns} <= {"YES", "NO"}
     corrected = [t for t in turns if "gtr_corrected_thought" in t["info"]]
     assert corrected, "samples.jsonl shows no corrected thought"
