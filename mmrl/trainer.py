@@ -487,7 +487,7 @@ class Trainer:
         """Supervised steps before any RL (cold start) on `train.sft_batch_size` (prompt, label) pairs each: whole
         expert rollouts of the envs, or the demonstrations of `train.demos` (`mmrl/warm_start.py`)."""
         cfg = self.cfg
-        source = warm_start_source(cfg, self.runner, self.ctx.rank)
+        source = warm_start_source(cfg, self.runner, self.ctx)
         for step in range(cfg.train.sft_steps):
             batch = [(p, self.policy.encode_completion(a)) for p, a in source.batch(step)]
             losses = []

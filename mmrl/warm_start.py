@@ -14,6 +14,7 @@ import numpy as np
 
 from mmrl.config import Config
 from mmrl.demos import demo_inputs, read_demos
+from mmrl.distributed import DistContext
 from mmrl.models.policy import Prompt
 from mmrl.rollout.backends import SamplingParams, derive_seed
 from mmrl.rollout.runner import EpisodeRequest, EpisodeRunner
@@ -23,8 +24,8 @@ SFT_ROUND = 10**6
 
 
 class ExpertRollouts:
-    def __init__(self, cfg: Config, runner: EpisodeRunner, rank: int):
-        self.cfg, self.runner, self.rank = cfg, runner, rank
+    def __init__(self, cfg: Config, runner: EpisodeRunner, ctx: DistContext):
+        self.cfg, self.runner, self.ctx, self.rank = cfg, runner, ctx, ctx.rank
         self.buffer: list[tuple[Prompt, str]] = []
         self.episodes = self.pairs = 0
 
@@ -36,7 +37,8 @@ class ExpertRollouts:
         cfg = self.cfg
         size = cfg.train.sft_batch_size
         round_ = 0
-        while len(self.buffer) < size:
+        # Every process plays as many rounds (ZeRO-3 generates and syncs in lock-step).
+        while self.ctx.max(int(len(self.buffer) < size)):
             rng = np.random.default_rng([cfg.train.seed, SFT_ROUND + step, self.rank] + ([round_] if round_ else []))
             weights = np.array([s.weight for s in cfg.envs], dtype=float)
             share = None if np.all(weights == weights[0]) else weights / weights.sum()  # uniform: the old stream
@@ -44,6 +46,8 @@ class ExpertRollouts:
             for _ in range(size):
                 env = rng.integers(len(weights)) if share is None else rng.choice(len(weights), p=share)
                 requests.append(EpisodeRequest(int(env), int(rng.integers(cfg.eval.seed_offset))))
+            if cfg.train.sft_beta < 1.0:  # the policy acts at some steps: a separate engine (vLLM) takes its weights
+                self.runner.backend.sync()
             params = SamplingParams(cfg.rollout.max_new_tokens, cfg.rollout.temperature, cfg.rollout.top_p,
                                     seed=derive_seed(cfg.train.seed, SFT_ROUND + step, self.rank, round_))
             pairs = self.runner.warm_start_pairs(requests, cfg.train.sft_target, rng, params, cfg.train.sft_beta)
@@ -56,12 +60,12 @@ class ExpertRollouts:
 
 
 class DemoFile:
-    def __init__(self, cfg: Config, runner: EpisodeRunner, rank: int):
+    def __init__(self, cfg: Config, runner: EpisodeRunner, ctx: DistContext):
         self.cfg = cfg
         self.demos = read_demos(cfg.train.demos)
         inputs, self.labels = demo_inputs(self.demos, cfg.rollout.history_turns, cfg.rollout.system_prompt)
         self.prompts = runner.policy.encode_many(inputs)
-        self.rng = np.random.default_rng([cfg.train.seed, SFT_ROUND, rank])
+        self.rng = np.random.default_rng([cfg.train.seed, SFT_ROUND, ctx.rank])
         self.order: list[int] = []
 
     def stats(self) -> dict[str, float]:
@@ -77,6 +81,6 @@ class DemoFile:
         return out
 
 
-def warm_start_source(cfg: Config, runner: EpisodeRunner, rank: int) -> ExpertRollouts | DemoFile:
+def warm_start_source(cfg: Config, runner: EpisodeRunner, ctx: DistContext) -> ExpertRollouts | DemoFile:
     """The warm-start's pairs: the demonstrations file when `train.demos` is set, else expert rollouts."""
-    return DemoFile(cfg, runner, rank) if cfg.train.demos else ExpertRollouts(cfg, runner, rank)
+    return DemoFile(cfg, runner, ctx) if cfg.train.demos else ExpertRollouts(cfg, runner, ctx)

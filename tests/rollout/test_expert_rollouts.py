@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from mmrl.config import EnvSpec, RolloutConfig, load_config
+from mmrl.distributed import DistContext
 from mmrl.rollout.backends import HFBackend, SamplingParams
 from mmrl.rollout.runner import EnvPool, EpisodeRequest, EpisodeRunner
 from mmrl.warm_start import ExpertRollouts
@@ -51,7 +52,7 @@ def test_dagger_mix_lets_the_policy_act_and_still_labels_its_states(tiny_text):
 def test_warm_start_batches_carry_pairs_over_and_count_labels_per_episode(tiny_text, tmp_path):
     cfg = load_config(None, ["envs=[{id: mmrltest/ThinkEcho-v0, kwargs: {length: 3}}]", "train.sft_batch_size=4",
                              f"train.output_dir={tmp_path}"])
-    source = ExpertRollouts(cfg, _runner(tiny_text, cfg.envs), rank=0)
+    source = ExpertRollouts(cfg, _runner(tiny_text, cfg.envs), DistContext())
     first, second = source.batch(0), source.batch(1)
     assert len(first) == len(second) == 4
     assert source.episodes == 4  # one round of 4 episodes gave 12 pairs: the second step used the leftovers
