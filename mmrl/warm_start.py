@@ -31,7 +31,7 @@ class ExpertRollouts:
 
     def stats(self) -> dict[str, float]:
         """Episodes rolled and labelled states per episode (whole trajectories: more than 1 in multi-turn envs)."""
-        return {"sft/episodes": float(self.episodes), "sft/labels_per_episode": self.pairs / max(self.episodes, 1)}
+        return {"sft/warm_start_episodes": float(self.episodes), "sft/labels_per_episode": self.pairs / max(self.episodes, 1)}
 
     def batch(self, step: int) -> list[tuple[Prompt, str]]:
         cfg = self.cfg
@@ -69,7 +69,7 @@ class DemoFile:
         self.order: list[int] = []
 
     def stats(self) -> dict[str, float]:
-        return {"sft/episodes": float(len(self.demos)), "sft/labels_per_episode": len(self.labels) / len(self.demos)}
+        return {"sft/warm_start_episodes": float(len(self.demos)), "sft/labels_per_episode": len(self.labels) / len(self.demos)}
 
     def batch(self, step: int) -> list[tuple[Prompt, str]]:
         out = []
