@@ -103,9 +103,10 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
     Terminated when the goal is met; truncated after ``max_steps`` (50) steps. Info (reset and step): ``success``
     (won), ``expert_action`` (a response in ``response_format`` whose action is the next step of the current plan:
     the game's stored planner walkthrough while the agent follows it; once the agent changes the world off the
-    plan, Fast Downward re-plans from the current state (with ``replan=True``, the default; a few ms in small
-    scenes, seconds in ALFWorld-sized ones, once per deviation, cached per world state) and the new plan is
-    followed; ``None`` with ``replan=False`` once off plan, or when no plan reaches the goal),
+    plan: with ``replan=True``, Fast Downward re-plans from the current state (once per new off-plan world state,
+    cached in the episode; 1-5 ms in small scenes, seconds in ALFWorld-sized ones, which is why it is off by
+    default: an RL policy leaves the plan at almost every step) and the new plan is followed; ``None`` once off
+    plan with ``replan=False``, or when no plan reaches the goal),
     ``expert_command``, ``admissible_actions`` (a JSON response per admissible command), ``admissible_commands``,
     ``goal_condition_rate``, ``task_type``, ``game``; step info adds ``format_error`` and ``invalid_action``.
 
@@ -114,7 +115,8 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
     (50), ``reward`` (``"rl4vlm"``: the preset of default weights), ``reward_weights`` (merged over the preset's),
     ``history`` (3), ``render_image`` (True), ``image_size`` (320), ``response_format`` (``"json"`` or
     ``"action_tag"``: the answer format the prompt asks for, the env parses and the expert writes), ``replan``
-    (True: re-plan with the game's planner once the agent leaves the plan).
+    (False; True: re-plan with the game's planner once the agent leaves the plan, e.g. for a DAgger warm-start,
+    ``train.sft_beta`` < 1, or GTR's oracle).
 
     ## Version History
     * v0: initial version.
@@ -127,7 +129,7 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
                  reward: str = "rl4vlm", reward_weights: dict[str, float] | None = None, history: int = 3,
                  render_image: bool = True,
                  image_size: int = 320, render_mode: str | None = None, response_format: str = JSON.name,
-                 replan: bool = True) -> None:
+                 replan: bool = False) -> None:
         if response_format not in FORMAT_INSTRUCTIONS:
             raise ValueError(f"response_format must be one of {sorted(FORMAT_INSTRUCTIONS)}, got {response_format!r}")
         self.response_format = response_format
