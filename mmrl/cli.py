@@ -27,6 +27,10 @@ commands:
   mixture search CONFIG [k=v ...]  MoDoMoDo: proxy runs on proposed env mixtures, fit, optimise (, confirm)
   mixture fit RESULTS_CSV        fit the quadratic predictor to a search's results; writes predictor.json
   mixture optimize RESULTS_CSV   print the mixture the fitted predictor scores highest (JSON)
+  demos ENV_ID [key=value ...] --n N --out PATH
+                                 write N demonstrations of the env's expert (JSONL + PNG images; train.demos)
+  demos --from-run RUN_DIR --out PATH
+                                 the successful sampled episodes of a run as demonstrations (iterative SFT -> RL)
   alfworld generate --out DIR --n N [--tasks T ...] [--split S] [--seed S]
                                  write N solvable ALFWorld games (ALFWorld's folder layout) from the FloorPlan
                                  layouts the alfworld wheel ships; load them with mmrl/ALFWorld-v0 data_path=DIR
@@ -67,6 +71,16 @@ def _parser() -> argparse.ArgumentParser:
                                        "gtr.corrector: openai); options after MODEL_DIR go to vLLM's server.")
     serve.add_argument("model_dir")
     serve.add_argument("options", nargs=argparse.REMAINDER, help="vLLM server options, e.g. --port 8000")
+    demos = sub.add_parser("demos", help="write demonstrations (JSONL) for train.demos",
+                           description="Write demonstrations from an env's expert or from a run's successes.")
+    demos.add_argument("env_id", nargs="?", help="env id whose expert plays (omit with --from-run)")
+    demos.add_argument("kwargs", nargs="*", help="env kwargs as key=value, values parsed as YAML")
+    demos.add_argument("--n", type=int, default=None, help="number of episodes (with ENV_ID)")
+    demos.add_argument("--out", required=True, help="output JSONL (images go to <stem>_images/ beside it)")
+    demos.add_argument("--seed", type=int, default=0, help="first reset seed (default 0)")
+    demos.add_argument("--max-steps", type=int, default=100, help="longest episode (default 100)")
+    demos.add_argument("--keep-failures", action="store_true", help="keep expert episodes that do not succeed")
+    demos.add_argument("--from-run", default=None, help="a run directory: its successful sampled episodes")
     _add_mixture_parser(sub)
     _add_alfworld_parser(sub)
     return parser
@@ -199,6 +213,8 @@ def _run(args: argparse.Namespace) -> int:
             raise UserError(f"alfworld generate: {err}") from err
         print(json.dumps(summarize(games), indent=2))
         return 0
+    if args.command == "demos":
+        return _run_demos(args)
     if args.command == "eval":
         from mmrl.eval import evaluate_checkpoint
 
@@ -212,6 +228,27 @@ def _run(args: argparse.Namespace) -> int:
     if summary:
         print(_story(summary, cfg))
         print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _run_demos(args: argparse.Namespace) -> int:
+    from mmrl import demos
+    from mmrl.config import EnvSpec, UserError
+
+    log = lambda line: print(line, file=sys.stderr)  # noqa: E731
+    if args.from_run is not None:
+        if args.env_id is not None or args.n is not None:
+            raise UserError("demos: give either ENV_ID --n N or --from-run RUN_DIR, not both")
+        written = demos.run_demos(args.from_run, log)
+    else:
+        if args.env_id is None or args.n is None or args.n <= 0:
+            raise UserError("demos: give ENV_ID and --n N > 0 (or --from-run RUN_DIR)")
+        spec = EnvSpec(id=args.env_id, kwargs=demos.parse_env_kwargs(args.kwargs))
+        written = demos.expert_demos(spec, args.n, args.seed, args.max_steps, not args.keep_failures, log)
+    n = demos.write_demos(args.out, written)
+    turns = sum(len(d.turns) for d in written)
+    print(json.dumps({"out": args.out, "demos": n, "turns": turns,
+                      "successes": sum(bool(d.success) for d in written)}, indent=2))
     return 0
 
 

@@ -331,8 +331,15 @@ class TrainConfig:
     sft_lr: float | None = None
     """Learning rate of the warm-start steps; None uses optim.lr."""
     sft_target: WarmStartTarget = "expert"
-    """Warm-start labels: 'expert' (info['expert_action']: teaches the task itself) or 'random_admissible' (a random
-    entry of info['admissible_actions']: teaches the answer format only, so RL starts from chance)."""
+    """Warm-start labels: 'expert' (info['expert_action'] at every step of whole expert rollouts: teaches the task
+    itself) or 'random_admissible' (a random entry of info['admissible_actions'] at the first step: teaches the
+    answer format only, so RL starts from chance)."""
+    sft_beta: float = 1.0
+    """Expert rollouts of the warm-start ('expert'): the chance that the expert, not the policy, acts at a step
+    (DAgger's mixture; every visited state is labelled with the expert's response). 1.0: pure expert episodes."""
+    demos: str | None = None
+    """A JSONL file of demonstrations (mmrl/demos.py's schema; `mmrl demos` writes one): the warm-start trains on
+    its turns instead of env expert rollouts."""
     deepspeed: str | None = None
     """DeepSpeed JSON config (e.g. configs/deepspeed/zero2.json) to train through a DeepSpeed engine."""
     torch_threads: int = 1
@@ -799,6 +806,10 @@ def validate(cfg: Config) -> None:
     ]:
         need(value >= 0, place, ">= 0", value)
     need(0.0 < cfg.rollout.top_p <= 1.0, "rollout.top_p", "in (0, 1]", cfg.rollout.top_p)
+    need(0.0 <= cfg.train.sft_beta <= 1.0, "train.sft_beta", "in [0, 1]", cfg.train.sft_beta)
+    if cfg.train.demos is not None and cfg.train.sft_target != "expert":
+        errors.append("'train.demos' labels the warm-start with the file's responses: train.sft_target must be "
+                      "'expert'")
     need(0.0 <= cfg.algo.gamma <= 1.0, "algo.gamma", "in [0, 1]", cfg.algo.gamma)
     need(0.0 <= cfg.algo.gae_lambda <= 1.0, "algo.gae_lambda", "in [0, 1]", cfg.algo.gae_lambda)
     if cfg.rollout.tis_cap is not None:

@@ -7,7 +7,11 @@ Rules (the same for both prefixes):
   averaged over the episodes that report it; `iou`: the last turn's value;
 - `env_errors` (and `env_errors/<kind>`: exception, timeout, crash, memory, nan_reward, malformed) and
   `reward_errors` (reward functions that raised or timed out) are counts, not means;
-- with several envs, `<env>/success_rate` and `<env>/return_mean` per env.
+- with several envs, `<env>/success_rate` and `<env>/return_mean` per env;
+- agent diagnostics: `invalid_action_rate` over the turns whose info reports `invalid_action` (ALFWorld: a command
+  that is not admissible); for multi-turn episodes `success_by_turn/<k>` (k = 1, 2, 4, ... and the longest
+  episode's length: the share of episodes successful within k turns) and `success_turn_mean` (turns to the first success,
+  over successful episodes); `task/<type>/success_rate` per `info['task_type']` (ALFWorld's six types).
 Sums and counts are added over processes before dividing.
 """
 
@@ -34,6 +38,7 @@ def episode_sums(episodes: list[Episode], env_names: list[str]) -> dict[str, lis
         sums[name][0] += value
         sums[name][1] += count
 
+    longest = max((len(ep.turns) for ep in episodes), default=0)
     for ep in episodes:
         add("return_mean", ep.total_reward)
         add("success_rate", float(ep.success))
@@ -59,6 +64,7 @@ def episode_sums(episodes: list[Episode], env_names: list[str]) -> dict[str, lis
         for key in LAST_TURN_KEYS:
             if _numeric(last.get(key)):
                 add(key, float(last[key]))
+        add_agent_diagnostics(ep, add, longest)
         if len(env_names) > 1:
             name = env_names[ep.request.env_index]
             add(f"{name}/success_rate", float(ep.success))
@@ -68,6 +74,38 @@ def episode_sums(episodes: list[Episode], env_names: list[str]) -> dict[str, lis
 
 COUNTS = ("episodes", "env_errors", "reward_errors")
 """Metrics reported as plain sums over the step's episodes (errors: also `env_errors/<kind>`)."""
+
+
+def first_success_turn(episode: Episode) -> int | None:
+    """The turn (from 0) whose step info first reports `success`, or None (UFO's "solved at turn t")."""
+    if episode.error is not None:
+        return None
+    return next((t for t, turn in enumerate(episode.turns) if turn.info.get("success", False)), None)
+
+
+def turn_marks(longest: int) -> list[int]:
+    """1, 2, 4, ... below `longest`, then `longest`: the k of `success_by_turn/<k>`."""
+    marks, k = [], 1
+    while k < longest:
+        marks.append(k)
+        k *= 2
+    return marks + [longest]
+
+
+def add_agent_diagnostics(ep: Episode, add, longest: int) -> None:
+    """Invalid-action rate, success by turn (k up to `longest`, the longest episode of the batch) and success per
+    task type of one episode (module docstring)."""
+    flags = [bool(t.info["invalid_action"]) for t in ep.turns if "invalid_action" in t.info]
+    add("invalid_action_rate", sum(flags), len(flags))
+    task_type = ep.reset_info.get("task_type") or (ep.turns[0].info.get("task_type") if ep.turns else None)
+    if isinstance(task_type, str) and task_type:
+        add(f"task/{task_type}/success_rate", float(ep.success))
+    if longest > 1:
+        solved = first_success_turn(ep)
+        for k in turn_marks(longest):
+            add(f"success_by_turn/{k}", float(solved is not None and solved < k))
+        if solved is not None:
+            add("success_turn_mean", float(solved + 1))
 
 
 def reduce_sums(sums: dict[str, list[float]], ctx: DistContext, prefix: str,

@@ -11,7 +11,7 @@ import torch
 
 from mmrl.config import EvalConfig
 from mmrl.distributed import DistContext
-from mmrl.episode_metrics import CORE, episode_sums, reduce_sums
+from mmrl.episode_metrics import CORE, episode_sums, first_success_turn, reduce_sums
 from mmrl.judges import Judge
 from mmrl.metrics import (
     distinct_n,
@@ -36,14 +36,6 @@ def eval_requests(n_envs: int, cfg: EvalConfig, ctx: DistContext) -> list[Episod
             group = env_index * cfg.episodes + j
             requests += [EpisodeRequest(env_index, cfg.seed_offset + j, group)] * cfg.samples_per_episode
     return requests
-
-
-def first_success_turn(episode: Episode) -> int | None:
-    """The turn (from 0) whose step info first reports `success`, or None: UFO's "solved at turn t" (for a
-    TryAgain episode, the answer that was right; for a game, the step that won it)."""
-    if episode.error is not None:
-        return None
-    return next((t for t, turn in enumerate(episode.turns) if turn.info.get("success", False)), None)
 
 
 def pass_ks(cfg: EvalConfig) -> list[int]:

@@ -1,6 +1,8 @@
 """`plots/training.png`: training return and success, held-out success, and (with several envs) success per env,
-against the step; `plots/pass_at_k.png` (the last evaluation's pass@k curve, when it has one) and
-`plots/collapse.png` (the prompt/response mutual information of training batches, when logged)."""
+against the step; `plots/pass_at_k.png` (the last evaluation's pass@k curve, when it has one),
+`plots/collapse.png` (the prompt/response mutual information of training batches, when logged) and, for
+multi-turn runs, `plots/agent.png` (episode length, invalid-action rate, success by turn, success per task type:
+`mmrl.episode_metrics`'s agent diagnostics)."""
 
 from __future__ import annotations
 
@@ -59,6 +61,8 @@ def plot_run(run_dir: str | Path) -> Path:
         curve = pass_at_k_curve(evals[-1])
         if len(curve) > 1:
             plot_pass_at_k({f"step {evals[-1]['step']}": curve}, run_dir / "plots" / "pass_at_k.png", run_dir.name)
+    if any(k.endswith("/success_by_turn/1") for r in rows for k in r):
+        plot_agent(rows, run_dir / "plots" / "agent.png", run_dir.name)
     mi = [r for r in rows if r.get("train/response_mi") is not None]
     if mi:
         fig, ax = plt.subplots(figsize=(6, 4))
@@ -74,7 +78,7 @@ def plot_run(run_dir: str | Path) -> Path:
     return out
 
 
-PER_ENV_SUCCESS = re.compile(r"^(train|eval)/(.+)/success_rate$")
+PER_ENV_SUCCESS = re.compile(r"^(train|eval)/(?!task/)(.+)/success_rate$")
 """Per-env success keys (mmrl.episode_metrics logs them when a run has several envs)."""
 
 
@@ -82,6 +86,64 @@ def per_env_success_keys(rows: list[dict]) -> list[str]:
     """`train/<env>/success_rate` and `eval/<env>/success_rate` keys present in `rows`, eval first."""
     keys = {k for r in rows for k in r if PER_ENV_SUCCESS.match(k)}
     return sorted(keys, key=lambda k: (not k.startswith("eval/"), k))
+
+
+def _series(rows: list[dict], key: str) -> tuple[list[int], list[float]]:
+    kept = [r for r in rows if r.get(key) is not None]
+    return [r["step"] for r in kept], [r[key] for r in kept]
+
+
+def success_by_turn_curve(row: dict, prefix: str) -> dict[int, float]:
+    """k -> share of episodes successful within k turns, from one metrics row (`<prefix>/success_by_turn/k`)."""
+    head = f"{prefix}/success_by_turn/"
+    return dict(sorted((int(k[len(head):]), v) for k, v in row.items() if k.startswith(head)))
+
+
+def plot_agent(rows: list[dict], path: Path, title: str) -> Path:
+    """Agent diagnostics of a multi-turn run: episode length and invalid-action rate against the step (training
+    and held-out), held-out success by turn (at the start, after the warm-start, at the end) and held-out success
+    per task type against the step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    (ax_len, ax_invalid), (ax_turn, ax_task) = axes
+    for prefix, style in (("train", "-"), ("eval", "o-")):
+        ax_len.plot(*_series(rows, f"{prefix}/turns_mean"), style, label=prefix)
+        ax_invalid.plot(*_series(rows, f"{prefix}/invalid_action_rate"), style, label=prefix)
+    ax_len.set(xlabel="step", ylabel="turns per episode", title="Episode length")
+    ax_invalid.set(xlabel="step", ylabel="share of turns", ylim=(-0.02, 1.02), title="Invalid actions")
+    evals = [r for r in rows if success_by_turn_curve(r, "eval")]
+    sft = [r for r in rows if success_by_turn_curve(r, "sft")]
+    curves = []
+    if evals:
+        curves.append(("start", success_by_turn_curve(evals[0], "eval")))
+    if sft:
+        curves.append(("after warm-start", success_by_turn_curve(sft[-1], "sft")))
+    if len(evals) > 1:
+        curves.append((f"step {evals[-1]['step']}", success_by_turn_curve(evals[-1], "eval")))
+    for label, curve in curves:
+        ax_turn.plot(list(curve), list(curve.values()), "o-", label=label)
+    ax_turn.set(xlabel="k (turns)", ylabel="success within k turns", ylim=(-0.02, 1.02),
+                title="Held-out success by turn")
+    prefix = "eval" if any(k.startswith("eval/task/") for r in rows for k in r) else "train"
+    tasks = sorted({k for r in rows for k in r if k.startswith(f"{prefix}/task/") and k.endswith("/success_rate")})
+    for key in tasks:
+        ax_task.plot(*_series(rows, key), "o-" if prefix == "eval" else "-", label=key.split("/")[2])
+    ax_task.set(xlabel="step", ylabel="success rate", ylim=(-0.02, 1.02),
+                title=f"Success per task type ({'held-out' if prefix == 'eval' else 'training'})")
+    for ax in axes.flat:
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+    fig.suptitle(f"{title}: agent diagnostics")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
 
 
 def pass_at_k_curve(row: dict) -> dict[int, float]:

@@ -53,6 +53,7 @@ from mmrl.rollout.env_workers import make_env_pool
 from mmrl.rollout.runner import Episode, EpisodeRequest, EpisodeRunner, Turn, prompt_corpus
 from mmrl.rollout.spec_check import check_env_specs
 from mmrl.samples import ImageStore, episode_rows, spread
+from mmrl.warm_start import warm_start_source
 
 __all__ = ["Sample", "Trainer", "train"]
 
@@ -258,12 +259,13 @@ class Trainer:
         guard = NonFiniteGuard(cfg.train.max_nonfinite_steps)
         if self.start_step == 0:
             self._log(0, self.evaluate(0))
-            if cfg.train.sft_steps > 0 and self.runner.labelled_envs(cfg.train.sft_target, self._print):
+            if cfg.train.sft_steps > 0 and (cfg.train.demos or self.runner.labelled_envs(cfg.train.sft_target,
+                                                                                          self._print)):
                 self.sft_warm_start()
                 self.backend.sync()
                 self._keep_warm_start()
                 after_sft = {f"sft/{k.split('/', 1)[1]}": v
-                             for k, v in self.evaluate(0, "eval_after_warm_start").items()}
+                             for k, v in self.evaluate(0, "eval_after_warm_start").items()} | self.sft_stats
                 self._log(0, after_sft)
                 self._print(f"after SFT warm-start: eval/success_rate {after_sft['sft/success_rate']:.3f}")
         for step in range(self.start_step + 1, cfg.train.total_steps + 1):
@@ -552,19 +554,12 @@ class Trainer:
 
     # ------------------------------------------------------------------ warm-start, evaluation, checkpoints
     def sft_warm_start(self) -> None:
-        """Supervised steps on the envs' expert actions (cold start), before any RL. Envs are drawn in the
-        mixture's proportions, like RL's episodes."""
+        """Supervised steps before any RL (cold start) on `train.sft_batch_size` (prompt, label) pairs each: whole
+        expert rollouts of the envs, or the demonstrations of `train.demos` (`mmrl/warm_start.py`)."""
         cfg = self.cfg
-        weights = np.array([s.weight for s in cfg.envs], dtype=float)
-        share = None if np.all(weights == weights[0]) else weights / weights.sum()  # uniform: the old stream
+        source = warm_start_source(cfg, self.runner, self.ctx)
         for step in range(cfg.train.sft_steps):
-            rng = np.random.default_rng([cfg.train.seed, 10**6 + step, self.ctx.rank])
-            requests = []
-            for _ in range(cfg.train.sft_batch_size):
-                env = rng.integers(len(weights)) if share is None else rng.choice(len(weights), p=share)
-                requests.append(EpisodeRequest(int(env), int(rng.integers(cfg.eval.seed_offset))))
-            pairs = self.runner.warm_start_pairs(requests, cfg.train.sft_target, rng)
-            batch = [(p, self.policy.encode_completion(a)) for p, a in pairs]
+            batch = [(p, self.policy.encode_completion(a)) for p, a in source.batch(step)]
             losses = []
             for mb in chunks(batch, cfg.optim.grad_accum_steps):
                 logprobs, mask, _ = self.policy.completion_logprobs([p for p, _ in mb], [c for _, c in mb],
@@ -574,6 +569,7 @@ class Trainer:
                 losses.append(loss.item())
             if self.logger is not None and (step + 1) % 10 == 0:
                 self._print(f"sft step {step + 1}/{cfg.train.sft_steps}: loss {np.mean(losses):.3f}")
+        self.sft_stats = source.stats()
 
     def evaluate(self, step: int, kind: str = "eval") -> dict[str, float]:
         """Held-out metrics; a few of the episodes (the same positions every time) go to samples.jsonl as `kind`."""

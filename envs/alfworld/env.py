@@ -101,8 +101,12 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
 
     ## Episode End
     Terminated when the goal is met; truncated after ``max_steps`` (50) steps. Info (reset and step): ``success``
-    (won), ``expert_action`` (a JSON response whose action is the next step of the game's stored planner
-    walkthrough; ``None`` once the agent has changed the world off that plan: the planner never runs per step),
+    (won), ``expert_action`` (a response in ``response_format`` whose action is the next step of the current plan:
+    the game's stored planner walkthrough while the agent follows it; once the agent changes the world off the
+    plan: with ``replan=True``, Fast Downward re-plans from the current state (once per new off-plan world state,
+    cached in the episode; 1-5 ms in small scenes, seconds in ALFWorld-sized ones, which is why it is off by
+    default: an RL policy leaves the plan at almost every step) and the new plan is followed; ``None`` once off
+    plan with ``replan=False``, or when no plan reaches the goal),
     ``expert_command``, ``admissible_actions`` (a JSON response per admissible command), ``admissible_commands``,
     ``goal_condition_rate``, ``task_type``, ``game``; step info adds ``format_error`` and ``invalid_action``.
 
@@ -110,8 +114,10 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
     ``data_path`` (folder of games; default ``$MMRL_ALFWORLD_DATA``), ``task_types`` (all six), ``max_steps``
     (50), ``reward`` (``"rl4vlm"``: the preset of default weights), ``reward_weights`` (merged over the preset's),
     ``history_turns`` (3: earlier steps the text recalls; under mmrl the runner passes ``rollout.history_turns``
-    and adds no chat history of its own), ``render_image`` (True), ``image_size`` (320), ``response_format`` (``"json"`` or
-    ``"action_tag"``: the answer format the prompt asks for, the env parses and the expert writes).
+    and adds no chat history of its own), ``render_image`` (True), ``image_size`` (320), ``response_format``
+    (``"json"`` or ``"action_tag"``: the answer format the prompt asks for, the env parses and the expert writes),
+    ``replan`` (False; True: re-plan with the game's planner once the agent leaves the plan, e.g. for a DAgger
+    warm-start, ``train.sft_beta`` < 1, or GTR's oracle).
 
     ## Version History
     * v0: initial version.
@@ -123,7 +129,8 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
     def __init__(self, data_path: str | None = None, task_types: list[str] | None = None, max_steps: int = 50,
                  reward: str = "rl4vlm", reward_weights: dict[str, float] | None = None, history_turns: int = 3,
                  render_image: bool = True,
-                 image_size: int = 320, render_mode: str | None = None, response_format: str = JSON.name) -> None:
+                 image_size: int = 320, render_mode: str | None = None, response_format: str = JSON.name,
+                 replan: bool = False) -> None:
         if response_format not in FORMAT_INSTRUCTIONS:
             raise ValueError(f"response_format must be one of {sorted(FORMAT_INSTRUCTIONS)}, got {response_format!r}")
         self.response_format = response_format
@@ -141,6 +148,7 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
         self.rewards = RewardWeights(REWARD_PRESETS[reward], reward_weights)
         self.max_steps, self.history, self.render_mode = int(max_steps), int(history_turns), render_mode
         self.render_image, self.image_size = bool(render_image), int(image_size)
+        self.replan = bool(replan)
         observation = {"text": text_space(MAX_TEXT_LENGTH)}
         if self.render_image:
             observation["image"] = spaces.Box(0, 255, (self.image_size, self.image_size, 3), np.uint8)
@@ -226,6 +234,8 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
         self._task = match.group(0) if match else "Your task is to: " + self._traj.get("task_type", "?")
         self._history: list[tuple[str, str]] = []
         self._commands, self._plan_step, self._on_plan = [], 0, True
+        self._plan = list(self._walkthrough)
+        self._plans: dict[frozenset, list[str]] = {}  # world state -> the planner's plan from it (this episode)
         self._visited: set[str] = set()
         self._gc = goals.goal_condition_rate(self._state["_facts"], self._traj)
         for command in replay or []:
@@ -238,15 +248,24 @@ class ALFWorldEnv(gym.Env[dict[str, Any], str]):
         self._feedback = self._state.feedback
         if command.startswith("go to "):
             self._visited.add(command[6:])
-        if self._on_plan and self._plan_step < len(self._walkthrough) and command == self._walkthrough[self._plan_step]:
+        if self._on_plan and self._plan_step < len(self._plan) and command == self._plan[self._plan_step]:
             self._plan_step += 1
         elif _world(self._state["_facts"]) != before:
             self._on_plan = False
         self._gc = goals.goal_condition_rate(self._state["_facts"], self._traj)
 
     def _expert_command(self) -> str | None:
-        if self._active and self._on_plan and self._plan_step < len(self._walkthrough):
-            return self._walkthrough[self._plan_step]
+        """The next command of the current plan; off plan (with ``replan``), the planner's plan from the current
+        state becomes the plan (one planner call per new world state)."""
+        if not self._active:
+            return None
+        if not self._on_plan and self.replan:
+            world = _world(self._state["_facts"])
+            if world not in self._plans:
+                self._plans[world] = list(self._engine._pddl_state.replan(self._engine._entity_infos))
+            self._plan, self._plan_step, self._on_plan = self._plans[world], 0, True
+        if self._on_plan and self._plan_step < len(self._plan):
+            return self._plan[self._plan_step]
         return None
 
     def _info(self) -> dict[str, Any]:

@@ -24,6 +24,8 @@ DEFAULT_FEEDBACK = "Incorrect. Please think again."
 DEFAULT_REWARD_WEIGHTS = {"solved": 1.0, "format_error": -0.1, "repetition": -0.5}
 """UFO's reward: gamma**t for a right answer at turn t, -0.1 per invalid format, -lambda (0.5) times the share of
 repeated answers at the end (``reward_weights`` merge over it)."""
+#: Info keys of the inner env's expert, repeated at every turn (the problem does not change).
+EXPERT_KEYS = ("expert_action", "expert_thought")
 #: Between the original observation text and the feedback.
 FEEDBACK_SEPARATOR = "\n\n"
 #: Longest normalised answer kept in ``info["answers"]`` (longer ones are cut; compared after cutting).
@@ -67,7 +69,9 @@ class TryAgain(gym.Wrapper):
     Terminated on success or after ``max_turns`` turns. ``step`` info: the inner env's step info, plus
     ``success`` (this turn's answer is right), ``turn`` (this turn, from 0), ``succ_turn`` (the turn solved, or
     None), ``answers`` (normalised answers so far), ``inner_reward`` and ``reward/<name>`` for every reward
-    component (unweighted). ``reset`` info: the inner env's, plus ``turn=0``.
+    component (unweighted); ``expert_action`` / ``expert_thought``: the inner env's (from its reset: the problem
+    is the same at every turn) while the episode goes on, None at its end. ``reset`` info: the inner env's, plus
+    ``turn=0``.
 
     ## Arguments
     ``env`` (a one-step env with ``Dict(text=...)`` observations), ``max_turns`` (5), ``gamma`` (0.5),
@@ -129,6 +133,7 @@ class TryAgain(gym.Wrapper):
         self._answers: list[str] = []
         self._succ_turn: int | None = None
         self._episode_active = False
+        self._expert: dict[str, Any] = {}
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         if seed is not None:
@@ -141,6 +146,7 @@ class TryAgain(gym.Wrapper):
         self._options = options
         observation, info = self.env.reset(seed=self._episode_seed, options=options)
         self._first_observation = observation
+        self._expert = {k: info[k] for k in EXPERT_KEYS if k in info}
         self._turn = 0
         self._answers = []
         self._succ_turn = None
@@ -172,6 +178,7 @@ class TryAgain(gym.Wrapper):
             "succ_turn": self._succ_turn,
             "answers": list(self._answers),
             "inner_reward": float(inner_reward),
+            **{k: None if terminated else v for k, v in self._expert.items()},
         }
         observation = self._copy(self._first_observation)
         if terminated:

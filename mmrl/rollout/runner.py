@@ -42,6 +42,9 @@ class Turn:
     completion: Completion
     reward: float
     info: dict[str, Any]
+    label: str | None = None
+    """The env's expert response for this turn's state (``info['expert_action']`` of the observation it answered),
+    recorded in expert rollouts (`EpisodeRunner.run` with `expert_beta`): the warm-start's target."""
 
 
 @dataclass
@@ -217,8 +220,15 @@ class EpisodeRunner:
         """Set under multi-process ZeRO-3 to a max-over-processes of the active episode count, so that every
         process calls generate (one call per turn) the same number of times; its weights are all-gathered in it."""
 
-    def run(self, requests: list[EpisodeRequest], params: SamplingParams) -> list[Episode]:
-        """Play every request to the end (or `max_episode_steps` turns) and return the episodes in order."""
+    def run(self, requests: list[EpisodeRequest], params: SamplingParams, expert_beta: float | None = None,
+            rng: np.random.Generator | None = None) -> list[Episode]:
+        """Play every request to the end (or `max_episode_steps` turns) and return the episodes in order.
+
+        With `expert_beta` (an expert rollout, for the warm-start): every turn records the env's expert response
+        for its state (``info['expert_action']``) as `Turn.label`, and acts with it with probability `expert_beta`
+        (drawn from `rng`), else with the policy's response (DAgger's mixture, Ross et al. 2011); a state without
+        an expert response gets the policy's. Prompts are built exactly as in RL. Generation is skipped on turns
+        where every episode acts with its expert."""
         slot_of = _slot_numbers(requests)
         envs: list[gym.Env | None] = []
         episodes, observations = [], []
@@ -231,6 +241,10 @@ class EpisodeRunner:
         histories: list[list[tuple[str, str]]] = [[] for _ in requests]
         own_history = [self.pool.renders_history(req.env_index) for req in requests]
         system = {i: self._system_prompt(env) for i, env in enumerate(envs) if env is not None}
+        expert_rng = rng if rng is not None else np.random.default_rng(params.seed)
+        labels: list[str | None] = [None] * len(requests)
+        if expert_beta is not None:
+            labels = [_label(ep.reset_info) for ep in episodes]
 
         idle_prompt: Prompt | None = None
         for turn in range(self.cfg.max_episode_steps):
@@ -258,7 +272,14 @@ class EpisodeRunner:
             encoded = dict(zip(todo, self.policy.encode_many(list(todo.values()))))
             prompts = [encoded[key] for key in keys]
             idle_prompt = prompts[0]
-            completions = self.backend.generate(prompts, turn_params)
+            by_expert = [expert_beta is not None and labels[i] is not None and expert_rng.random() < expert_beta
+                         for i in active]
+            if all(by_expert) and self.sync_turns is None:
+                completions = [None] * len(active)
+            else:
+                completions = self.backend.generate(prompts, turn_params)
+            completions = [self._expert_completion(labels[i]) if e else c
+                           for i, e, c in zip(active, by_expert, completions)]
             steps = [partial(envs[i].step, c.text) for i, c in zip(active, completions)]
             outcomes = run_calls(steps, self.cfg.env_workers, self.cfg.env_step_timeout_s, "env step")
             for i, prompt, completion, outcome in zip(active, prompts, completions, outcomes):
@@ -278,7 +299,9 @@ class EpisodeRunner:
                     envs[i] = None
                     continue
                 obs, reward, terminated, truncated, info = outcome
-                ep.turns.append(Turn(prompt, completion, float(reward), dict(info)))
+                ep.turns.append(Turn(prompt, completion, float(reward), dict(info), labels[i]))
+                if expert_beta is not None:
+                    labels[i] = _label(info)
                 histories[i].append((observation_parts(observations[i])[0], completion.text))
                 observations[i] = obs
                 if terminated or truncated:
@@ -289,12 +312,24 @@ class EpisodeRunner:
                 episodes[i].truncated = True
         return episodes
 
-    def warm_start_pairs(self, requests: list[EpisodeRequest], target: str, rng: np.random.Generator
-                         ) -> list[tuple[Prompt, str]]:
-        """(first prompt, label) pairs for a supervised warm-start. `target` 'expert' labels with
-        info['expert_action']; 'random_admissible' with a random entry of info['admissible_actions'] (the answer
-        format without the task). Requests whose env gives no such label are skipped."""
+    def _expert_completion(self, label: str) -> Completion:
+        return Completion(self.policy.encode_completion(label), label, True)
+
+    def warm_start_pairs(self, requests: list[EpisodeRequest], target: str, rng: np.random.Generator,
+                         params: SamplingParams | None = None, beta: float = 1.0) -> list[tuple[Prompt, str]]:
+        """(prompt, label) pairs for a supervised warm-start. `target` 'expert': every turn of whole expert
+        rollouts (`run` with `expert_beta=beta`; `params` sample the policy's turns when `beta` < 1), labelled with
+        that state's info['expert_action'], with the prompt (history included) the policy sees in RL.
+        'random_admissible': the first state only, labelled with a random entry of info['admissible_actions'] (the
+        answer format without the task). Requests whose env gives no such label are skipped."""
         key = warm_start_key(target)
+        if target == "expert":
+            params = params or SamplingParams(self.cfg.max_new_tokens, self.cfg.temperature, self.cfg.top_p)
+            episodes = self.run(requests, params, expert_beta=beta, rng=rng)
+            pairs = [(t.prompt, t.label) for ep in episodes for t in ep.turns if t.label is not None]
+            if not pairs:
+                raise ValueError(f"train.sft_steps > 0 but no env returned info[{key!r}] at reset")
+            return pairs
         labels, inputs = [], []
         for env, outcome in self._reset_all(requests, _slot_numbers(requests)):
             if isinstance(outcome, CallFailed) or not outcome[1].get(key):
@@ -383,6 +418,11 @@ def observation_fault(obs: Any, what: str) -> CallFailed | None:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _label(info: dict[str, Any]) -> str | None:
+    label = info.get("expert_action")
+    return None if label is None else str(label)
 
 
 def _digest(image: np.ndarray) -> str:

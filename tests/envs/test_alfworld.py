@@ -96,7 +96,7 @@ def test_leaving_the_plan_drops_the_expert(env):
     first = info["expert_command"]
     other = next(c for c in info["admissible_commands"] if c.startswith("go to ") and c != first)
     _, _, _, _, info = env.step(act(other))
-    assert info["expert_action"] is None
+    assert info["expert_action"] is None  # replan=False (the default); tests/envs/test_expert_labels.py: replan=True
 
 
 def test_normalisation_and_hostile_parsing():

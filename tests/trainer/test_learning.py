@@ -74,7 +74,7 @@ def test_the_warm_start_draws_envs_in_the_mixture_proportions(tmp_path, monkeypa
     drawn = []
     original = trainer.runner.warm_start_pairs
     monkeypatch.setattr(trainer.runner, "warm_start_pairs",
-                        lambda reqs, target, rng: drawn.extend(r.env_index for r in reqs) or original(reqs, target, rng))
+                        lambda reqs, *args: drawn.extend(r.env_index for r in reqs) or original(reqs, *args))
     trainer.sft_warm_start()
     share = np.mean(np.array(drawn) == 0)
     assert len(drawn) == 600 and 0.68 < share < 0.82  # 3 : 1 -> 0.75
