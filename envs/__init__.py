@@ -21,6 +21,7 @@ _ENTRY_POINTS: dict[str, str] = {
     "mmrl/KnightsKnaves-v0": "mmrl.envs.text.knights_knaves:KnightsKnavesEnv",
     "mmrl/Maze-v0": "mmrl.envs.text.maze:MazeEnv",
     "mmrl/MathQA-v0": "mmrl.envs.text.math_qa:MathQAEnv",
+    "mmrl/Instructions-v0": "mmrl.envs.text.instructions:InstructionsEnv",
     # -- text tasks --
     "mmrl/VQAGrounding-v0": "mmrl.envs.vqa.env:VQAGroundingEnv",
     # -- vqa --
