@@ -22,6 +22,7 @@ _ENTRY_POINTS: dict[str, str] = {
     "mmrl/Maze-v0": "mmrl.envs.text.maze:MazeEnv",
     "mmrl/MathQA-v0": "mmrl.envs.text.math_qa:MathQAEnv",
     "mmrl/Instructions-v0": "mmrl.envs.text.instructions:InstructionsEnv",
+    "mmrl/SafetyRefusal-v0": "mmrl.envs.text.safety:SafetyRefusalEnv",
     # -- text tasks --
     "mmrl/VQAGrounding-v0": "mmrl.envs.vqa.env:VQAGroundingEnv",
     # -- vqa --
