@@ -30,6 +30,7 @@ _ENTRY_POINTS: dict[str, str] = {
     "mmrl/MathQA-v0": "mmrl.envs.text.math_qa:MathQAEnv",
     "mmrl/Instructions-v0": "mmrl.envs.text.instructions:InstructionsEnv",
     "mmrl/SafetyRefusal-v0": "mmrl.envs.text.safety:SafetyRefusalEnv",
+    "mmrl/Judge-v0": "mmrl.envs.text.judging:JudgeEnv",
     # -- text tasks --
     "mmrl/VQAGrounding-v0": "mmrl.envs.vqa.env:VQAGroundingEnv",
     # -- vqa --

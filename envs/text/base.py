@@ -45,7 +45,7 @@ class TextTaskEnv(gym.Env[dict[str, Any], str]):
     ``<answer>`` tag and asks :meth:`check` for a verdict: ``True`` (right), ``False`` (well-formed but wrong) or
     ``None`` (the answer cannot be read: a format error). Reward: the registered rewards named in
     ``reward_weights`` (a constructor argument of every text env) merged over ``{"accuracy": 1.0}`` (1.0 for a right
-    answer), each reported as ``reward/<name>``; they get the columns ``answer``, ``verdict`` and ``format_error``.
+    answer), each reported as ``reward/<name>``; they get the columns ``answer``, ``verdict``, ``format_error`` and ``prompt`` (the question).
     """
 
     metadata: dict[str, Any] = {"render_modes": []}
@@ -105,7 +105,8 @@ class TextTaskEnv(gym.Env[dict[str, Any], str]):
         answer = THINK_ANSWER.action(action)
         verdict = None if answer is None else self.verdict(answer)
         reward, values = self.rewards.score(action, answer=self._problem.answer, verdict=verdict,
-                                            format_error=verdict is None, **self.reward_columns(self._problem))
+                                            format_error=verdict is None, prompt=self._problem.question,
+                                            **self.reward_columns(self._problem))
         info = {"success": verdict is True, "format_error": verdict is None, "answer": self._problem.answer}
         return self._observation(), float(reward), True, False, info | RewardWeights.info(values) | self.rates(
             answer, self._problem
