@@ -33,6 +33,7 @@ _ENTRY_POINTS: dict[str, str] = {
     "mmrl/Judge-v0": "mmrl.envs.text.judging:JudgeEnv",
     # -- text tasks --
     "mmrl/VQAGrounding-v0": "mmrl.envs.vqa.env:VQAGroundingEnv",
+    "mmrl/SVG-v0": "mmrl.envs.vqa.svg:SVGEnv",
     # -- vqa --
     "mmrl/TryAgain-Countdown-v0": "mmrl.envs.wrappers.try_again:make_try_again_countdown",
     "mmrl/TryAgain-Classification-v0": "mmrl.envs.wrappers.try_again:make_try_again_classification",
