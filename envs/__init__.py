@@ -31,6 +31,7 @@ _ENTRY_POINTS: dict[str, str] = {
     "mmrl/Instructions-v0": "mmrl.envs.text.instructions:InstructionsEnv",
     "mmrl/SafetyRefusal-v0": "mmrl.envs.text.safety:SafetyRefusalEnv",
     "mmrl/Judge-v0": "mmrl.envs.text.judging:JudgeEnv",
+    "mmrl/NextSegment-v0": "mmrl.envs.text.next_segment:NextSegmentEnv",
     # -- text tasks --
     "mmrl/VQAGrounding-v0": "mmrl.envs.vqa.env:VQAGroundingEnv",
     "mmrl/SVG-v0": "mmrl.envs.vqa.svg:SVGEnv",
