@@ -10,7 +10,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from mmrl.envs.spaces import text_space
+from mmrl.envs.spaces import TEXT_CHARSET, text_space
 from mmrl.envs.text.arithmetic import random_expression
 from mmrl.envs.text.expression import evaluate, format_number
 from mmrl.formats import MAX_RESPONSE_LENGTH, THINK_ANSWER
@@ -109,7 +109,10 @@ class JudgeEnv(gym.Env[dict[str, Any], str]):
         except Exception as err:  # noqa: BLE001 - any failure falls back to a generated candidate
             log.warning("Judge-v0 candidate request failed: %s", type(err).__name__)
             return None
-        return text.strip()[:200] if isinstance(text, str) and text.strip() else None
+        if not isinstance(text, str):
+            return None
+        kept = "".join(ch for ch in text.strip()[:200] if ch in TEXT_CHARSET)  # the observation space's characters
+        return kept or None
 
     def _wrong_value(self, rng: np.random.Generator, value) -> str:
         offset = int(rng.integers(1, 4)) * (1 if rng.random() < 0.5 else -1)
