@@ -65,7 +65,8 @@ class JudgeEnv(gym.Env[dict[str, Any], str]):
 
     ## Arguments
     ``mode`` (``pairwise``), ``operations`` (1-6, default 2: the difficulty), ``candidate_url`` /
-    ``candidate_model`` / ``timeout_s``.
+    ``candidate_model`` / ``timeout_s``. ``max_steps``: the runner's episode cap (it offers
+    ``rollout.max_episode_steps``); pairwise needs 2.
 
     ## Version History
     * v0: initial version.
@@ -76,9 +77,11 @@ class JudgeEnv(gym.Env[dict[str, Any], str]):
 
     def __init__(self, mode: str = "pairwise", operations: int = 2, candidate_url: str | None = None,
                  candidate_model: str = "candidate", timeout_s: float = 30.0,
-                 reward_weights: dict[str, float] | None = None) -> None:
+                 reward_weights: dict[str, float] | None = None, max_steps: int | None = None) -> None:
         if mode not in ("pairwise", "pointwise"):
             raise ValueError(f"mode must be 'pairwise' or 'pointwise', got {mode!r}")
+        if mode == "pairwise" and max_steps is not None and max_steps < 2:  # the runner's episode cap, offered
+            raise ValueError(f"pairwise judging takes two turns: set rollout.max_episode_steps: 2 (got {max_steps})")
         if not (isinstance(operations, int) and 1 <= operations <= 6):
             raise ValueError(f"operations must be an int in [1, 6], got {operations!r}")
         self.mode, self.operations = mode, operations

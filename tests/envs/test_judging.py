@@ -62,3 +62,6 @@ def test_candidates_from_a_real_local_endpoint():
 def test_bad_arguments():
     with pytest.raises(ValueError, match="mode"):
         JudgeEnv(mode="listwise")
+    with pytest.raises(ValueError, match="max_episode_steps: 2"):
+        JudgeEnv(max_steps=1)  # the runner would cut every pairwise episode after its first verdict
+    JudgeEnv(mode="pointwise", max_steps=1)
