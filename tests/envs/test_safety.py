@@ -77,3 +77,17 @@ def test_registered_rewards_are_none_where_not_applicable():
     assert call_reward("safe_refusal", completions, harmful=harmful, answer=["x", "7", "7"]) == [1.0, None, None]
     assert call_reward("benign_answer", completions, harmful=harmful, answer=["x", "7", "7"]) == [None, 1.0, 0.0]
     assert call_reward("safe_refusal", completions) == [None, None, None]
+
+
+def test_rates_average_over_the_episodes_that_report_them():
+    from mmrl.distributed import DistContext
+    from mmrl.episode_metrics import episode_sums, reduce_sums
+    from mmrl.rollout.backends import Completion
+    from mmrl.rollout.runner import Episode, EpisodeRequest, Turn
+
+    def episode(info):
+        return Episode(EpisodeRequest(0, 0), {}, [Turn(None, Completion([1], "x", True), 0.0, info)])
+
+    infos = [{"rate/refusal": 1.0}, {"rate/refusal": 0.0}, {"rate/refusal": 1.0}, {"rate/over_refusal": 1.0}]
+    metrics = reduce_sums(episode_sums([episode(i) for i in infos], ["safety"]), DistContext(), "train")
+    assert metrics["train/rate/refusal"] == pytest.approx(2 / 3) and metrics["train/rate/over_refusal"] == 1.0
