@@ -4,7 +4,8 @@ Rules (the same for both prefixes):
 - `return_mean`: an episode's return (summed reward), averaged over episodes; `success_rate`, `turns_mean` likewise;
 - `response_length`: tokens per turn; `format_error_rate`: over the turns whose info reports `format_error`;
 - a reward component `reward/<x>` in a turn's info: summed over the episode's turns (its share of the return),
-  averaged over the episodes that report it; `iou`: the last turn's value;
+  averaged over the episodes that report it (a rate `rate/<x>`, e.g. a per-constraint satisfaction flag, alike);
+  `iou`: the last turn's value;
 - `env_errors` (and `env_errors/<kind>`: exception, timeout, crash, memory, nan_reward, malformed) and
   `reward_errors` (reward functions that raised or timed out) are counts, not means;
 - with several envs, `<env>/success_rate` and `<env>/return_mean` per env;
@@ -56,7 +57,7 @@ def episode_sums(episodes: list[Episode], env_names: list[str]) -> dict[str, lis
         components: dict[str, float] = {}
         for t in ep.turns:
             for key, value in t.info.items():
-                if key.startswith("reward/") and _numeric(value):
+                if key.startswith(("reward/", "rate/")) and _numeric(value):
                     components[key] = components.get(key, 0.0) + float(value)
         for key, value in components.items():
             add(key, value)

@@ -149,6 +149,7 @@ def _validated(name: str, values: Any, n: int) -> tuple[list[float | None], str 
 
 # Importing the submodules registers their rewards.
 from mmrl.rewards import accuracy, caption, format, grounding, length, math_answer, satori, signals  # noqa: E402, F401, I001
+from mmrl.rewards import instructions, judge, safety, segment, svg  # noqa: E402, F401, I001
 
 __all__ = [
     "RewardFn",

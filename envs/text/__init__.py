@@ -1,4 +1,5 @@
-"""Text-only tasks for text LLMs: Countdown, Arithmetic, logic puzzles, MathQA.
+"""Text-only tasks for text LLMs: Countdown, Arithmetic, ten SynLogic-style logic families, MathQA, instruction
+following (RAIF) and safety refusal (AlphaAlign).
 
 Every task is a one-step :class:`~mmrl.envs.text.base.TextTaskEnv`: the observation is ``{"text": question}``, the
 action is the model's whole response with its answer inside ``<answer>...</answer>`` (an optional ``<think>`` part

@@ -45,7 +45,7 @@ class TextTaskEnv(gym.Env[dict[str, Any], str]):
     ``<answer>`` tag and asks :meth:`check` for a verdict: ``True`` (right), ``False`` (well-formed but wrong) or
     ``None`` (the answer cannot be read: a format error). Reward: the registered rewards named in
     ``reward_weights`` (a constructor argument of every text env) merged over ``{"accuracy": 1.0}`` (1.0 for a right
-    answer), each reported as ``reward/<name>``; they get the columns ``answer``, ``verdict`` and ``format_error``.
+    answer), each reported as ``reward/<name>``; they get the columns ``answer``, ``verdict``, ``format_error`` and ``prompt`` (the question).
     """
 
     metadata: dict[str, Any] = {"render_modes": []}
@@ -75,6 +75,15 @@ class TextTaskEnv(gym.Env[dict[str, Any], str]):
         Must never raise and never execute anything."""
         raise NotImplementedError
 
+    def reward_columns(self, problem: Problem) -> dict[str, Any]:
+        """Extra columns the registered rewards receive besides ``answer``/``verdict``/``format_error``."""
+        return {}
+
+    def rates(self, answer: str | None, problem: Problem) -> dict[str, float]:
+        """Extra ``rate/<name>`` step-info entries (0/1 each) that training averages over the episodes reporting
+        them, e.g. one per constraint kind. ``answer`` is ``None`` on a format error. Must never raise."""
+        return {}
+
     # -- Gymnasium API ------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         super().reset(seed=seed)
@@ -96,9 +105,12 @@ class TextTaskEnv(gym.Env[dict[str, Any], str]):
         answer = THINK_ANSWER.action(action)
         verdict = None if answer is None else self.verdict(answer)
         reward, values = self.rewards.score(action, answer=self._problem.answer, verdict=verdict,
-                                            format_error=verdict is None)
+                                            format_error=verdict is None, prompt=self._problem.question,
+                                            **self.reward_columns(self._problem))
         info = {"success": verdict is True, "format_error": verdict is None, "answer": self._problem.answer}
-        return self._observation(), float(reward), True, False, info | RewardWeights.info(values)
+        return self._observation(), float(reward), True, False, info | RewardWeights.info(values) | self.rates(
+            answer, self._problem
+        )
 
     def verdict(self, answer: str) -> bool | None:
         """:meth:`check` for the current problem, with any exception of a subclass counted as unreadable."""

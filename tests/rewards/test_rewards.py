@@ -122,6 +122,9 @@ def test_rewards_accept_unknown_columns():
         assert len(get_reward(name)(["x"], answer=["x"], image=[None], solution=["y"])) == 1
 
 
+GRADED = {"next_segment_rouge_l", "next_segment_f1", "constraints_share"}
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.text() | tagged_text, min_size=1, max_size=4), st.data())
 def test_rewards_never_raise_on_hostile_text(completions, data):
@@ -131,8 +134,10 @@ def test_rewards_never_raise_on_hostile_text(completions, data):
     for name in reward_names():
         values = get_reward(name)(completions, answer=answers)
         allowed = (2.0, 1.0, 0.0, -10.0) if name == "cosine_length" else (0.0, 1.0)  # short texts: 0 words
-        assert len(values) == len(completions) and all(v in allowed or (name == "cosine_length" and
-                                                                          math.isfinite(v)) for v in values)
+        # None: not applicable (a reward whose own columns are missing); similarities are graded in [0, 1]
+        assert len(values) == len(completions) and all(
+            v is None or v in allowed or (name == "cosine_length" and math.isfinite(v))
+            or (name in GRADED and 0.0 <= v <= 1.0) for v in values)
     for text in completions:
         extract_tag(text, "answer")
         normalize_answer(text)
