@@ -22,7 +22,7 @@ import yaml
 
 from mmrl import checkpoint
 from mmrl.algos import sft_loss
-from mmrl.algos.base import Sample, padded
+from mmrl.algos.base import Sample, StepTools, padded
 from mmrl.algos.divergences import divergence_term
 from mmrl.algos.registry import make_algorithm
 from mmrl.algos.tis import rollout_mismatch
@@ -57,6 +57,8 @@ REFERENCE_DIR = "reference"
 """Where a run keeps the policies its reference was reset to (ProRL), one folder per step."""
 REFERENCE_SAMPLES_ROUND = 10**6
 """Round number of the groups played by the reference for DPH-RL's stored samples (seeds apart from training's)."""
+EXTRA_SAMPLES_ROUND = 2 * 10**6
+"""Round numbers from here seed an algorithm's own generations (`Algorithm.extra_samples`)."""
 DEBUG_DIGEST_ENV = "MMRL_DEBUG_DIGEST"
 """When this environment variable is set, each process writes a weights digest at the end (see _write_debug_digest)."""
 
@@ -131,7 +133,8 @@ class Trainer:
         self._build_policy_and_reference()
         self._build_rollout()
         self._build_updater()
-        self.corrector = make_corrector(cfg.gtr, str(self.ctx.device), self.runner.pool.formats(), cfg.rollout)
+        self.corrector = make_corrector(cfg.gtr, str(self.ctx.device), self.runner.pool.formats(), cfg.rollout) \
+            if self.algorithm.guided_by_corrector else None
         self.judge = make_judge(cfg.eval.cot_judge, cfg.gtr, str(self.ctx.device))
         self.dagger = DAggerBuffer()
         self.reference_samples = ReferenceSamples()
@@ -272,6 +275,8 @@ class Trainer:
             self.dagger.add(result.clones)
             stats |= result.stats | {"gtr/buffer_size": float(len(self.dagger))}
         samples = [self._sample(i, ep, t, turn) for i, ep in enumerate(episodes) for t, turn in enumerate(ep.turns)]
+        extra, more = self.algorithm.extra_samples(episodes, self._step_tools(step))
+        samples, stats = samples + extra, stats | more
         stats |= self._old_logprob_pass(samples)
         stats |= self.algorithm.advantages(episodes, samples)
         turns = [t for ep in episodes for t in ep.turns]
@@ -349,6 +354,18 @@ class Trainer:
         seed = derive_seed(cfg.train.seed, step, self.ctx.rank, *([round_] if round_ else []))
         params = SamplingParams(cfg.rollout.max_new_tokens, cfg.rollout.temperature, cfg.rollout.top_p, seed=seed)
         return self.runner.run(group_requests(cfg, step, self.ctx, round_), params)
+
+    def _step_tools(self, step: int) -> StepTools:
+        """Policy, generation and env runner for an algorithm's own samples (`Algorithm.extra_samples`); its
+        generations draw seeds from (seed, step, rank, EXTRA_SAMPLES_ROUND + round), apart from the episodes'."""
+        cfg = self.cfg
+
+        def generate(prompts, round_):
+            seed = derive_seed(cfg.train.seed, step, self.ctx.rank, EXTRA_SAMPLES_ROUND + round_)
+            params = SamplingParams(cfg.rollout.max_new_tokens, cfg.rollout.temperature, cfg.rollout.top_p, seed=seed)
+            return self.backend.generate(prompts, params) if prompts else []
+
+        return StepTools(self.policy, generate, self.runner, step)
 
     def _sample(self, index: int, episode: Episode, t: int, turn: Turn) -> Sample:
         """One turn as a training sample: the tokens, the generation engine's log-probs (if it gave them), and
