@@ -20,6 +20,7 @@ ALGORITHMS: dict[str, str] = {
     "gigpo": "mmrl.algos.gigpo:GiGPO",
     "rover": "mmrl.algos.rover:ROVER",
     "prof": "mmrl.algos.prof:PROF",
+    "rise": "mmrl.algos.rise:RISE",
 }
 
 ALGORITHM_FIELDS: dict[str, tuple[str, ...]] = {
