@@ -21,6 +21,7 @@ ALGORITHMS: dict[str, str] = {
     "rover": "mmrl.algos.rover:ROVER",
     "prof": "mmrl.algos.prof:PROF",
     "rise": "mmrl.algos.rise:RISE",
+    "rlplus": "mmrl.algos.rlplus:RLPlus",
 }
 
 ALGORITHM_FIELDS: dict[str, tuple[str, ...]] = {
