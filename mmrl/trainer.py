@@ -42,7 +42,7 @@ from mmrl.models.loading import (
     load_run_policy,
     save_policy,
 )
-from mmrl.models.policy import Policy
+from mmrl.models.policy import Policy, Prompt
 from mmrl.models.reference import AdapterOff, FrozenModel, Reference, ReferenceSamples, SavedAdapter
 from mmrl.models.value_head import attach_value_head
 from mmrl.plotting import plot_run
@@ -137,6 +137,8 @@ class Trainer:
             if self.algorithm.guided_by_corrector else None
         self.judge = make_judge(cfg.eval.cot_judge, cfg.gtr, str(self.ctx.device))
         self.dagger = DAggerBuffer()
+        self.sft_data: list[tuple[Prompt, str]] | None = None
+        """(prompt, response) pairs the warm-start trains on instead of the envs' expert actions (mmrl iterate)."""
         self.reference_samples = ReferenceSamples()
         self._open_logger()
         if self.resume_from is not None:
@@ -219,8 +221,9 @@ class Trainer:
         episodes: list[Episode] = []
         if self.start_step == 0:
             self._log(0, self.evaluate(0))
-            if cfg.train.sft_steps > 0 and self.runner.labelled_envs(cfg.train.sft_target, self._print):
-                self.sft_warm_start()
+            if cfg.train.sft_steps > 0 and (self.sft_data is not None
+                                            or self.runner.labelled_envs(cfg.train.sft_target, self._print)):
+                self.sft_warm_start(self.sft_data)
                 self.backend.sync()
                 self._keep_warm_start()
                 after_sft = {f"sft/{k.split('/', 1)[1]}": v for k, v in self.evaluate(0).items()}
@@ -498,19 +501,24 @@ class Trainer:
         return self.cfg.algo.divergence_coef * term
 
     # ------------------------------------------------------------------ warm-start, evaluation, checkpoints
-    def sft_warm_start(self) -> None:
+    def sft_warm_start(self, data: list[tuple[Prompt, str]] | None = None) -> None:
         """Supervised steps on the envs' expert actions (cold start), before any RL. Envs are drawn in the
-        mixture's proportions, like RL's episodes."""
+        mixture's proportions, like RL's episodes. With `data` ((prompt, response) pairs: `mmrl iterate`'s
+        successful trajectories or search traces), batches are drawn from it instead."""
         cfg = self.cfg
         weights = np.array([s.weight for s in cfg.envs], dtype=float)
         share = None if np.all(weights == weights[0]) else weights / weights.sum()  # uniform: the old stream
         for step in range(cfg.train.sft_steps):
             rng = np.random.default_rng([cfg.train.seed, 10**6 + step, self.ctx.rank])
-            requests = []
-            for _ in range(cfg.train.sft_batch_size):
-                env = rng.integers(len(weights)) if share is None else rng.choice(len(weights), p=share)
-                requests.append(EpisodeRequest(int(env), int(rng.integers(cfg.eval.seed_offset))))
-            pairs = self.runner.warm_start_pairs(requests, cfg.train.sft_target, rng)
+            if data is not None:
+                picks = rng.choice(len(data), size=min(cfg.train.sft_batch_size, len(data)), replace=False)
+                pairs = [data[i] for i in picks]
+            else:
+                requests = []
+                for _ in range(cfg.train.sft_batch_size):
+                    env = rng.integers(len(weights)) if share is None else rng.choice(len(weights), p=share)
+                    requests.append(EpisodeRequest(int(env), int(rng.integers(cfg.eval.seed_offset))))
+                pairs = self.runner.warm_start_pairs(requests, cfg.train.sft_target, rng)
             batch = [(p, self.policy.encode_completion(a)) for p, a in pairs]
             losses = []
             for mb in chunks(batch, cfg.optim.grad_accum_steps):
