@@ -22,6 +22,7 @@ ALGORITHMS: dict[str, str] = {
     "prof": "mmrl.algos.prof:PROF",
     "rise": "mmrl.algos.rise:RISE",
     "rlplus": "mmrl.algos.rlplus:RLPlus",
+    "spark": "mmrl.algos.spark:SPARK",
 }
 
 ALGORITHM_FIELDS: dict[str, tuple[str, ...]] = {

@@ -52,11 +52,14 @@ def verification_samples(episodes, chosen: list[int], tools: StepTools, n_sample
     return samples
 
 
-def choose_for_verification(episodes, group_size: int, per_group: int, rng: np.random.Generator) -> list[int]:
-    """Indices of `per_group` episodes of every group (ending with a turn), right and wrong alternately."""
+def choose_for_verification(episodes, group_size: int, per_group: int, rng: np.random.Generator,
+                            skip: set[int] = frozenset()) -> list[int]:
+    """Indices of `per_group` episodes of every group (ending with a turn, env index not in `skip`), right and wrong
+    alternately."""
     chosen = []
     for g in range(0, len(episodes), group_size):
-        members = [i for i in range(g, min(g + group_size, len(episodes))) if episodes[i].turns]
+        members = [i for i in range(g, min(g + group_size, len(episodes)))
+                   if episodes[i].turns and episodes[i].request.env_index not in skip]
         right = [i for i in members if episodes[i].success]
         wrong = [i for i in members if not episodes[i].success]
         rng.shuffle(right)
