@@ -5,7 +5,8 @@
 
 Task and schedule as benchmarks/compare_algos.py's text part: configs/countdown_tiny.yaml (Countdown, two numbers
 in 1..4), one expert warm-start per seed (80 supervised steps) that every method starts from, then the same number
-of RL steps of 8 prompts x 8 samples; only the recipe differs (configs/countdown_<recipe>.yaml). Held-out: 16
+of RL steps of 8 prompts x 8 samples; only the recipe differs (configs/countdown_<recipe>.yaml). SPARK runs on configs/countdown_spark.yaml (a verified and a self-rewarded
+Countdown source, its own warm-start per seed) against GRPO on the same two sources, all verified. Held-out: 16
 prompts x 32 samples at temperature 1 (pass@k, CoT-pass@1 with the rule judge). Each recipe's own diagnostics
 (prof/*, rise/*, rlplus/*, spark/*) are averaged over the RL steps. Writes <out>/results.json and prints the table.
 """
@@ -25,12 +26,14 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.compare_algos import TEXT_EVAL, mean_sd, summary, train, warm_start  # noqa: E402
 
 BASE = "configs/countdown_tiny.yaml"
-METHODS = {
-    "grpo": "configs/countdown_tiny.yaml",
-    "prof": "configs/countdown_prof.yaml",
-    "rise": "configs/countdown_rise.yaml",
-    "rlplus": "configs/countdown_rlplus.yaml",
-    "spark": "configs/countdown_spark.yaml",
+SPARK = "configs/countdown_spark.yaml"
+METHODS = {  # name: (config, overrides, config of the warm-start it starts from)
+    "grpo": (BASE, [], BASE),
+    "prof": ("configs/countdown_prof.yaml", [], BASE),
+    "rise": ("configs/countdown_rise.yaml", [], BASE),
+    "rlplus": ("configs/countdown_rlplus.yaml", [], BASE),
+    "grpo_two_envs": (SPARK, ["algo.name=grpo", "algo.self_reward_envs=[]", "algo.minibatch_size=64"], SPARK),
+    "spark": (SPARK, [], SPARK),
 }
 RECIPE_PREFIXES = ("prof/", "rise/", "rlplus/", "spark/")
 
@@ -52,12 +55,14 @@ def recipe_diagnostics(run_dir: Path) -> dict[str, float]:
 def run(methods: list[str], seeds: list[int], steps: int, out: Path, report_only: bool) -> dict[str, list[dict]]:
     results: dict[str, list[dict]] = {m: [] for m in methods}
     for seed in seeds:
-        warm = None if report_only else warm_start(BASE, seed, out / f"warm_seed{seed}")
         for method in methods:
+            config, overrides, warm_config = METHODS[method]
             run_dir = out / method / f"seed{seed}"
             if not report_only:
-                train(METHODS[method], [f"model.path={warm}", "train.sft_steps=0", f"train.seed={seed}",
-                                        f"train.total_steps={steps}", "train.eval_every=0", *TEXT_EVAL], run_dir)
+                name = "warm" if warm_config == BASE else "warm_" + Path(warm_config).stem
+                warm = warm_start(warm_config, seed, out / f"{name}_seed{seed}")
+                train(config, [*overrides, f"model.path={warm}", "train.sft_steps=0", f"train.seed={seed}",
+                               f"train.total_steps={steps}", "train.eval_every=0", *TEXT_EVAL], run_dir)
             if (run_dir / "done.json").is_file():
                 results[method].append(summary(run_dir) | recipe_diagnostics(run_dir) | {"seed": seed})
                 r = results[method][-1]
@@ -76,9 +81,9 @@ def table(results: dict[str, list[dict]]) -> str:
         cells = [mean_sd([r.get(k, float("nan")) for r in runs]) for _, k in keys]
         per_seed = " / ".join(f"{r['end/pass@1']:.3f}" for r in runs)
         lines.append(f"| {method} | " + " | ".join(cells) + f" | {per_seed} |")
-    start = [r["start/pass@1"] for r in next((runs for runs in results.values() if runs), [])]
-    if start:  # every method starts from the same warm-starts
-        lines.append(f"\nwarm-start pass@1 (step 0): {mean_sd(start)}")
+    for method, runs in results.items():
+        if runs:  # the methods sharing a warm-start config start from the same policies
+            lines.append(f"\n{method}: warm-start pass@1 (step 0) {mean_sd([r['start/pass@1'] for r in runs])}")
     diag = sorted({k for runs in results.values() for r in runs for k in r if k.startswith(RECIPE_PREFIXES)})
     for k in diag:
         values = [r[k] for runs in results.values() for r in runs if k in r]

@@ -1,8 +1,8 @@
 """`mmrl iterate CONFIG --rounds N`: iterative SFT <-> RL (OpenVLThinker: Deng et al. 2025, "OpenVLThinker: An
 Early Exploration to Complex Vision-Language Reasoning via Iterative Self-Improvement"; ASTRO's search-trace round 0).
 
-Round 0 is the config's run (its own warm-start, if any, then RL); with `--astro`, its warm-start trains instead on
-depth-first search traces of the training puzzles (`mmrl.envs.text.search_trace`: tries, dead ends, reflection and
+Round 0 is the config's run (its own warm-start, if any, then RL); with `--astro`, its warm-start (the config's
+`train.sft_steps`, else `--sft-steps`) trains instead on depth-first search traces of the training puzzles (`mmrl.envs.text.search_trace`: tries, dead ends, reflection and
 backtracking, linearised into the env's thought/answer format). While a round's RL runs, every successful episode's
 turns are kept as (prompt, response) pairs; the next round starts from the current policy (or a fresh one,
 `--sft-from fresh`), runs `--sft-steps` supervised steps on them (the trainer's own warm-start code), then RL again.
@@ -88,7 +88,7 @@ def iterate(config: str, overrides: list[str], rounds: int, sft_from: str = "cur
             prev = checkpoint.latest_checkpoint(out_dir / f"round{r - 1}")
             start = prev if sft_from == "current" else (fresh or out_dir / "round0" / "base_model")
             extra += [f"model.path={start}", f"train.sft_steps={sft_steps if data else 0}"]
-        elif astro:
+        elif astro and base.train.sft_steps == 0:  # the traces replace the config's warm-start data, same steps
             extra += [f"train.sft_steps={sft_steps}"]
         cfg = load_config(config, [*overrides, *extra])
         trainer = CollectingTrainer(cfg, data)

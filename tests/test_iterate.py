@@ -14,7 +14,8 @@ def test_two_rounds_with_search_traces_chain_their_policies(tmp_path):
                  "rollout.group_size=2", "rollout.groups_per_step=2", "rollout.max_new_tokens=8",
                  "train.total_steps=1", "train.eval_every=0", "train.save_every=0", "train.progress=false",
                  "eval.episodes=2", "eval.samples_per_episode=1", "train.sft_batch_size=4"]
-    rows = iterate(None, overrides, rounds=2, sft_steps=2, astro=True, astro_puzzles=6, out=str(tmp_path))
+    rows = iterate(None, [*overrides, "train.sft_steps=2"], rounds=2, sft_steps=2, astro=True, astro_puzzles=6,
+                   out=str(tmp_path))
     assert [r["round"] for r in rows] == [0, 1]
     assert rows[0]["sft_pairs"] == 6 and rows[0]["after_sft"] is not None  # the traces trained round 0
     round1 = yaml.safe_load((tmp_path / "round1" / "config.yaml").read_text())
