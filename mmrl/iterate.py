@@ -2,7 +2,7 @@
 Early Exploration to Complex Vision-Language Reasoning via Iterative Self-Improvement"; ASTRO's search-trace round 0).
 
 Round 0 is the config's run (its own warm-start, if any, then RL); with `--astro`, its warm-start (the config's
-`train.sft_steps`, else `--sft-steps`) trains instead on depth-first search traces of the training puzzles (`mmrl.envs.text.search_trace`: tries, dead ends, reflection and
+`train.sft_steps`, else `--sft-steps`) trains instead on depth-first search traces of the training puzzles (an env's `search_trace()`, e.g. Countdown's: tries, dead ends, reflection and
 backtracking, linearised into the env's thought/answer format). While a round's RL runs, every successful episode's
 turns are kept as (prompt, response) pairs; the next round starts from the current policy (or a fresh one,
 `--sft-from fresh`), runs `--sft-steps` supervised steps on them (the trainer's own warm-start code), then RL again.
@@ -18,7 +18,6 @@ import numpy as np
 
 from mmrl import checkpoint
 from mmrl.config import UserError, load_config
-from mmrl.envs.text.search_trace import numbers_search_trace
 from mmrl.formats import format_of
 from mmrl.models.policy import Prompt
 from mmrl.rollout.messages import build_messages, observation_parts
@@ -45,17 +44,17 @@ class CollectingTrainer(Trainer):
 
 
 def search_trace_pairs(trainer: Trainer, n: int, max_dead_ends: int = 3) -> list[tuple[Prompt, str]]:
-    """ASTRO's round-0 data: (prompt, search-trace response) for the first `n` training seeds of every env whose
-    reset info gives the puzzle's `numbers` and target `answer` (Countdown); other envs are skipped."""
+    """ASTRO's round-0 data: (prompt, search-trace response) for the first `n` training seeds of every env that
+    offers `search_trace(max_dead_ends) -> (thought, answer) | None` for its current puzzle (Countdown does); other
+    envs are skipped. The env's response format writes the response."""
     cfg = trainer.cfg
     items, responses = [], []
     for spec in cfg.envs:
         env = make_env(spec)
-        for seed in range(n):
-            obs, info = env.reset(seed=seed)
-            if "numbers" not in info or not str(info.get("answer", "")).lstrip("-").isdigit():
-                break
-            found = numbers_search_trace(list(info["numbers"]), int(info["answer"]), max_dead_ends)
+        trace = getattr(env.unwrapped, "search_trace", None)
+        for seed in range(n if callable(trace) else 0):
+            obs, _ = env.reset(seed=seed)
+            found = trace(max_dead_ends)
             if found is None:
                 continue
             text, image = observation_parts(obs)
@@ -64,8 +63,7 @@ def search_trace_pairs(trainer: Trainer, n: int, max_dead_ends: int = 3) -> list
             responses.append(format_of(env).compose(*found))
         env.close()
     if not items:
-        raise UserError("mmrl iterate --astro: no env of the config gives 'numbers' and a target 'answer' at reset "
-                        "(search traces are made for Countdown-style puzzles)")
+        raise UserError("mmrl iterate --astro: no env of the config offers search_trace() (Countdown does)")
     return list(zip(trainer.policy.encode_many(items), responses))
 
 

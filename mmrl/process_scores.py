@@ -14,27 +14,14 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from mmrl.envs.text.expression import evaluate, parse_number
 from mmrl.formats import ResponseFormat
 from mmrl.judges import make_judge
-from mmrl.rewards.reasoning import equations
+from mmrl.rewards.reasoning import equation_share
 
 
 class ProcessScorer(Protocol):
     def score(self, observation: str, response: str, info: dict[str, Any], response_format: ResponseFormat) -> float:
         """Process score in [0, 1] of one response (to `observation`, with the env's step `info`)."""
-
-
-def equation_share(thought: str) -> float:
-    """Share of the equations written in `thought` that hold exactly; 0.0 when it writes none."""
-    found = equations(thought)
-    if not found:
-        return 0.0
-    held = 0
-    for lhs, rhs in found:
-        value, target = evaluate(lhs), parse_number(rhs)
-        held += int(value is not None and target is not None and value.value == target)
-    return held / len(found)
 
 
 class RuleProcessScorer:

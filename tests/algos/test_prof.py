@@ -11,7 +11,7 @@ from mmrl.algos.registry import make_algorithm
 from mmrl.config import ConfigError, load_config
 from mmrl.formats import THINK_ANSWER
 from mmrl.models.policy import Prompt
-from mmrl.process_scores import equation_share
+from mmrl.rewards.reasoning import equation_share
 from mmrl.rollout.backends import Completion
 from mmrl.rollout.runner import Episode, EpisodeRequest, Turn
 
