@@ -5,10 +5,11 @@
 
 Task and schedule as benchmarks/compare_algos.py's text part: configs/countdown_tiny.yaml (Countdown, two numbers
 in 1..4), one expert warm-start per seed (80 supervised steps) that every method starts from, then the same number
-of RL steps of 8 prompts x 8 samples; only the recipe differs (configs/countdown_<recipe>.yaml). SPARK runs on configs/countdown_spark.yaml (a verified and a self-rewarded
-Countdown source, its own warm-start per seed) against GRPO on the same two sources, all verified. Held-out: 16
-prompts x 32 samples at temperature 1 (pass@k, CoT-pass@1 with the rule judge). Each recipe's own diagnostics
-(prof/*, rise/*, rlplus/*, spark/*) are averaged over the RL steps. Writes <out>/results.json and prints the table.
+of RL steps of 8 prompts x 8 samples; only the recipe differs (configs/countdown_<recipe>.yaml). SPARK runs on
+configs/countdown_spark.yaml (a verified and a self-rewarded Countdown source, its own warm-start per seed) against
+GRPO on the same two sources, all verified (grpo_two_envs). Held-out: 16 prompts x 32 samples at temperature 1
+(pass@k, CoT-pass@1 with the rule judge). Each recipe's own diagnostics (prof/*, rise/*, rlplus/*, spark/*) are
+averaged over the RL steps. Writes <out>/results.json and prints the table.
 """
 
 from __future__ import annotations
