@@ -83,3 +83,11 @@ def test_prof_config_errors_name_their_keys():
         load_config(None, ["algo.name=prof", "algo.prof_scorer=corrector"])
     with pytest.raises(ConfigError, match="algo.prof_drop"):
         load_config(None, ["algo.name=grpo", "algo.prof_drop=3"])
+
+
+def test_prof_with_a_corrector_model_scores_by_its_verdict():
+    cfg = load_config(None, ["algo.name=prof", "algo.prof_scorer=corrector", "gtr.corrector=oracle"])
+    scorer = make_algorithm(cfg).scorer  # the oracle stands in for a model behind the corrector endpoints
+    info = {"expert_action": "<think>3 * 2 = 6</think><answer>3 * 2</answer>", "expert_thought": "3 * 2 = 6"}
+    assert scorer.score("q", "<think>so 3 * 2</think><answer>3 * 2</answer>", info, THINK_ANSWER) == 1.0
+    assert scorer.score("q", "<think>so 3 + 2</think><answer>3 + 2</answer>", info, THINK_ANSWER) == 0.0
