@@ -22,6 +22,9 @@ commands:
   plot RUN_DIR                   draw RUN_DIR/plots/training.png from metrics.jsonl
   view RUN_DIR [--port P]        browse a run in a local web page (curves; episodes with images, thought/action,
                                  rewards, GTR corrections); follows a run still training (the `view` extra)
+  iterate CONFIG --rounds N [k=v ...]  iterative SFT <-> RL: RL, SFT on the run's successes, RL again (each
+                                 round's held-out success in <out>/iterate.md and .png); --astro: round 0's SFT on
+                                 depth-first search traces (Countdown)
   serve MODEL_DIR [options ...]  vLLM's OpenAI-compatible server on a checkpoint folder (a GTR corrector endpoint);
                                  options go to vLLM's server, e.g. --port 8000 --served-model-name corrector
   mixture search CONFIG [k=v ...]  MoDoMoDo: proxy runs on proposed env mixtures, fit, optimise (, confirm)
@@ -59,6 +62,14 @@ def _parser() -> argparse.ArgumentParser:
     play.add_argument("kwargs", nargs="*", help="env kwargs as key=value, values parsed as YAML")
     play.add_argument("--seed", type=int, default=0)
     play.add_argument("--image-dir", default="runs/play", help="where observation images are saved")
+    it = sub.add_parser("iterate", help="iterative SFT <-> RL", description="Iterative SFT <-> RL rounds.")
+    it.add_argument("config")
+    it.add_argument("overrides", nargs="*", help="dotted key=value overrides for every round")
+    it.add_argument("--rounds", type=int, default=2)
+    it.add_argument("--sft-from", default="current", help="current (the last round's policy) or fresh")
+    it.add_argument("--sft-steps", type=int, default=50, help="supervised steps on the last round's successes")
+    it.add_argument("--astro", action="store_true", help="round 0's SFT on search traces")
+    it.add_argument("--out", default=None, help="folder of the rounds (default runs/<run_name>_iterate)")
     plot = sub.add_parser("plot", help="plot a run's curves", description="Draw RUN_DIR/plots/training.png.")
     plot.add_argument("run_dir")
     view = sub.add_parser("view", help="browse a run in a local web page",
@@ -184,6 +195,11 @@ def _run(args: argparse.Namespace) -> int:
                 raise ConfigError(f"play: expected key=value, got {item!r}")
             kwargs[key] = parse_yaml(value)
         play(args.env_id, kwargs, args.seed, Path(args.image_dir), sys.stdin, sys.stdout)
+        return 0
+    if args.command == "iterate":
+        from mmrl.iterate import iterate
+
+        iterate(args.config, args.overrides, args.rounds, args.sft_from, args.sft_steps, args.astro, out=args.out)
         return 0
     if args.command == "plot":
         from mmrl.plotting import plot_run

@@ -52,6 +52,8 @@ Divergence = Literal["none", "reverse_kl", "forward_kl", "js"]
 """DPH-RL divergences to the reference (mmrl/algos/divergences.py, DIVERGENCES)."""
 CotJudge = Literal["none", "rule", "corrector"]
 """CoT-pass@k judges (mmrl/judges.py)."""
+ProfScorer = Literal["rule", "corrector"]
+"""PROF's process scorers (mmrl/process_scores.py)."""
 
 
 @dataclass
@@ -179,7 +181,9 @@ class RolloutConfig:
 class AlgoConfig:
     name: str = "grpo"
     """The RL algorithm (mmrl.algos.registry): 'grpo', 'ppo' (value head, per-step GAE; RL4VLM), 'rloo',
-    'drgrpo', 'dapo', 'gigpo' or 'rover'."""
+    'drgrpo', 'dapo', 'gigpo', 'rover', or a recipe on GRPO: 'prof' (process-consistency filtering), 'rise' (online
+    self-verification), 'rlplus' (demonstrations with multiple importance sampling), 'spark' (the policy as its own
+    judge)."""
     advantage: Advantage = "grpo"
     """algo.name grpo only: 'grpo' (mean and std of the group) or 'drgrpo' (mean only, no std division)."""
     clip_low: float = 0.2
@@ -243,6 +247,26 @@ class AlgoConfig:
     """ROVER: scale rho of the Q-value rho * (log pi - log pi_rollout)."""
     gigpo_std_norm: bool = False
     """GiGPO: divide both advantages by their group's std ('mean_std_norm'); false subtracts the mean only."""
+    prof_drop: int = 2
+    """PROF: rollouts dropped per group (correct ones with the lowest process scores, wrong ones with the highest,
+    keeping the correct/wrong counts balanced)."""
+    prof_scorer: ProfScorer = "rule"
+    """PROF: process scorer, 'rule' (share of the thought's equations that hold) or 'corrector' (the verdict of
+    the model named by gtr.corrector / gtr.model)."""
+    verify_per_group: int = 2
+    """RISE and SPARK: solutions of each group turned into verification prompts (right and wrong alternately)."""
+    verify_samples: int = 4
+    """RISE and SPARK: verification responses sampled per verification prompt (one group for the advantages)."""
+    verify_coef: float = 1.0
+    """RISE and SPARK: weight of the verification samples in the loss (their advantages are scaled by it)."""
+    self_reward_envs: list[str] = field(default_factory=list)
+    """SPARK: envs (metric names, as in eval/<name>/...) whose rollouts are rewarded by the policy's own verdict
+    instead of the env's verifier; the verifier's reward is kept for logging the judge's accuracy only."""
+    demo_mix: float = 0.5
+    """RL-PLUS: weight of the rollout policy in the mixture a demonstration's tokens are importance-sampled
+    against, pi_theta / (demo_mix * pi_old + (1 - demo_mix) * pi_demo)."""
+    explore_exponent: float = 0.5
+    """RL-PLUS: gamma of the exploration factor (1 - p)^gamma on the advantages of demonstrated tokens."""
 
 
 @dataclass
@@ -731,8 +755,20 @@ def validate(cfg: Config) -> None:
     _check_choice(errors, "algo.name", cfg.algo.name, tuple(ALGORITHMS))
     if cfg.eval.cot_judge == "corrector" and cfg.gtr.corrector == "none":
         errors.append("'eval.cot_judge' corrector needs gtr.corrector (oracle, openai or hf) to name the judge")
-    if cfg.gtr.corrector != "none" and cfg.algo.name != "ppo":
-        errors.append("'gtr.corrector' needs algo.name: ppo (GTR trains alongside PPO)")
+    prof_model = cfg.algo.name == "prof" and cfg.algo.prof_scorer == "corrector"
+    if cfg.gtr.corrector != "none" and cfg.algo.name != "ppo" and not prof_model:
+        errors.append("'gtr.corrector' needs algo.name: ppo (GTR trains alongside PPO) or prof with algo.prof_scorer: "
+                      "corrector")
+    if prof_model and cfg.gtr.corrector == "none":
+        errors.append("'algo.prof_scorer' corrector needs gtr.corrector (oracle, openai or hf) to name the scorer")
+    for name in ("prof_drop", "verify_per_group"):
+        need(getattr(cfg.algo, name) >= 0, f"algo.{name}", ">= 0", getattr(cfg.algo, name))
+    need(cfg.algo.verify_samples > 0, "algo.verify_samples", "> 0", cfg.algo.verify_samples)
+    need(0 <= cfg.algo.demo_mix < 1, "algo.demo_mix", "in [0, 1)", cfg.algo.demo_mix)
+    need(cfg.algo.explore_exponent >= 0, "algo.explore_exponent", ">= 0", cfg.algo.explore_exponent)
+    unknown = set(cfg.algo.self_reward_envs) - set(env_names(cfg.envs))
+    if unknown:
+        errors.append(f"'algo.self_reward_envs' names no env of this config: {sorted(unknown)}")
     if cfg.gtr.corrector in ("openai", "hf") and not cfg.gtr.model:
         errors.append(f"'gtr.model' must name the corrector model for gtr.corrector: {cfg.gtr.corrector}")
     if cfg.algo.name == "dapo" and cfg.algo.kl_coef > 0:

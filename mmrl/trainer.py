@@ -23,7 +23,7 @@ import yaml
 
 from mmrl import checkpoint
 from mmrl.algos import sft_loss
-from mmrl.algos.base import Sample, padded
+from mmrl.algos.base import Sample, StepTools, padded
 from mmrl.algos.divergences import divergence_term
 from mmrl.algos.registry import make_algorithm
 from mmrl.algos.tis import rollout_mismatch
@@ -44,7 +44,7 @@ from mmrl.models.loading import (
     load_run_policy,
     save_policy,
 )
-from mmrl.models.policy import Policy
+from mmrl.models.policy import Policy, Prompt
 from mmrl.models.reference import AdapterOff, FrozenModel, Reference, ReferenceSamples, SavedAdapter
 from mmrl.models.value_head import attach_value_head
 from mmrl.plotting import plot_run
@@ -63,6 +63,8 @@ REFERENCE_DIR = "reference"
 """Where a run keeps the policies its reference was reset to (ProRL), one folder per step."""
 REFERENCE_SAMPLES_ROUND = 10**6
 """Round number of the groups played by the reference for DPH-RL's stored samples (seeds apart from training's)."""
+EXTRA_SAMPLES_ROUND = 2 * 10**6
+"""Round numbers from here seed an algorithm's own generations (`Algorithm.extra_samples`)."""
 DEBUG_DIGEST_ENV = "MMRL_DEBUG_DIGEST"
 """When this environment variable is set, each process writes a weights digest at the end (see _write_debug_digest)."""
 
@@ -148,9 +150,12 @@ class Trainer:
         self._build_policy_and_reference()
         self._build_rollout()
         self._build_updater()
-        self.corrector = make_corrector(cfg.gtr, str(self.ctx.device), self.runner.pool.formats(), cfg.rollout)
+        self.corrector = make_corrector(cfg.gtr, str(self.ctx.device), self.runner.pool.formats(), cfg.rollout) \
+            if self.algorithm.guided_by_corrector else None
         self.judge = make_judge(cfg.eval.cot_judge, cfg.gtr, str(self.ctx.device))
         self.dagger = DAggerBuffer()
+        self.sft_data: list[tuple[Prompt, str]] | None = None
+        """(prompt, response) pairs the warm-start trains on instead of the envs' expert actions (mmrl iterate)."""
         self.reference_samples = ReferenceSamples()
         self._open_logger()
         if self.resume_from is not None:
@@ -259,9 +264,9 @@ class Trainer:
         guard = NonFiniteGuard(cfg.train.max_nonfinite_steps)
         if self.start_step == 0:
             self._log(0, self.evaluate(0))
-            if cfg.train.sft_steps > 0 and (cfg.train.demos or self.runner.labelled_envs(cfg.train.sft_target,
-                                                                                          self._print)):
-                self.sft_warm_start()
+            if cfg.train.sft_steps > 0 and (self.sft_data is not None or cfg.train.demos
+                                            or self.runner.labelled_envs(cfg.train.sft_target, self._print)):
+                self.sft_warm_start(self.sft_data)
                 self.backend.sync()
                 self._keep_warm_start()
                 after_sft = {f"sft/{k.split('/', 1)[1]}": v
@@ -339,6 +344,8 @@ class Trainer:
             self.dagger.add(result.clones)
             stats |= result.stats | {"gtr/buffer_size": float(len(self.dagger))}
         samples = [self._sample(i, ep, t, turn) for i, ep in enumerate(episodes) for t, turn in enumerate(ep.turns)]
+        extra, more = self.algorithm.extra_samples(episodes, self._step_tools(step))
+        samples, stats = samples + extra, stats | more
         stats |= self._old_logprob_pass(samples)
         stats |= self.algorithm.advantages(episodes, samples)
         stats["train/nonfinite_samples"] = float(drop_nonfinite_samples(samples))
@@ -419,6 +426,18 @@ class Trainer:
         seed = derive_seed(cfg.train.seed, step, self.ctx.rank, *([round_] if round_ else []))
         params = SamplingParams(cfg.rollout.max_new_tokens, cfg.rollout.temperature, cfg.rollout.top_p, seed=seed)
         return self.runner.run(group_requests(cfg, step, self.ctx, round_), params)
+
+    def _step_tools(self, step: int) -> StepTools:
+        """Policy, generation and env runner for an algorithm's own samples (`Algorithm.extra_samples`); its
+        generations draw seeds from (seed, step, rank, EXTRA_SAMPLES_ROUND + round), apart from the episodes'."""
+        cfg = self.cfg
+
+        def generate(prompts, round_):
+            seed = derive_seed(cfg.train.seed, step, self.ctx.rank, EXTRA_SAMPLES_ROUND + round_)
+            params = SamplingParams(cfg.rollout.max_new_tokens, cfg.rollout.temperature, cfg.rollout.top_p, seed=seed)
+            return self.backend.generate(prompts, params) if prompts else []
+
+        return StepTools(self.policy, generate, self.runner, step)
 
     def _sample(self, index: int, episode: Episode, t: int, turn: Turn) -> Sample:
         """One turn as a training sample: the tokens, the generation engine's log-probs (if it gave them), and
@@ -553,11 +572,12 @@ class Trainer:
         return self.cfg.algo.divergence_coef * term
 
     # ------------------------------------------------------------------ warm-start, evaluation, checkpoints
-    def sft_warm_start(self) -> None:
+    def sft_warm_start(self, data: list[tuple[Prompt, str]] | None = None) -> None:
         """Supervised steps before any RL (cold start) on `train.sft_batch_size` (prompt, label) pairs each: whole
-        expert rollouts of the envs, or the demonstrations of `train.demos` (`mmrl/warm_start.py`)."""
+        expert rollouts of the envs, the demonstrations of `train.demos`, or the given `data` (`mmrl iterate`'s
+        successful trajectories or search traces) (`mmrl/warm_start.py`)."""
         cfg = self.cfg
-        source = warm_start_source(cfg, self.runner, self.ctx)
+        source = warm_start_source(cfg, self.runner, self.ctx, data)
         for step in range(cfg.train.sft_steps):
             batch = [(p, self.policy.encode_completion(a)) for p, a in source.batch(step)]
             losses = []

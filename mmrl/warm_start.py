@@ -5,14 +5,15 @@
   `train.sft_beta` < 1 the policy acts at some steps (DAgger's mixture) and the expert labels the states it reaches.
   Envs are drawn in the mixture's proportions, like RL's episodes. A round of `sft_batch_size` episodes gives at
   least that many pairs; what a step does not use waits for the next one (one-step envs: one round per step).
-- `DemoFile`: the turns of a demonstrations file (`train.demos`, :mod:`mmrl.demos`), in shuffled passes.
+- `GivenPairs`: fixed pairs in shuffled passes: the turns of a demonstrations file (`train.demos`, :mod:`mmrl.demos`;
+  `demo_file`), or the pairs a caller gives (`mmrl iterate`'s successful trajectories and search traces).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from mmrl.config import Config
+from mmrl.config import Config, UserError
 from mmrl.demos import demo_inputs, read_demos
 from mmrl.distributed import DistContext
 from mmrl.models.policy import Prompt
@@ -59,17 +60,17 @@ class ExpertRollouts:
         return out
 
 
-class DemoFile:
-    def __init__(self, cfg: Config, runner: EpisodeRunner, ctx: DistContext):
-        self.cfg = cfg
-        self.demos = read_demos(cfg.train.demos)
-        inputs, self.labels = demo_inputs(self.demos, cfg.rollout.history_turns, cfg.rollout.system_prompt)
-        self.prompts = runner.policy.encode_many(inputs)
+class GivenPairs:
+    def __init__(self, cfg: Config, ctx: DistContext, prompts: list[Prompt], labels: list[str], episodes: int):
+        if not labels:
+            raise UserError("the warm-start was given no (prompt, label) pairs")
+        self.cfg, self.prompts, self.labels, self.episodes = cfg, prompts, labels, episodes
         self.rng = np.random.default_rng([cfg.train.seed, SFT_ROUND, ctx.rank])
         self.order: list[int] = []
 
     def stats(self) -> dict[str, float]:
-        return {"sft/warm_start_episodes": float(len(self.demos)), "sft/labels_per_episode": len(self.labels) / len(self.demos)}
+        return {"sft/warm_start_episodes": float(self.episodes),
+                "sft/labels_per_episode": len(self.labels) / max(self.episodes, 1)}
 
     def batch(self, step: int) -> list[tuple[Prompt, str]]:
         out = []
@@ -81,6 +82,17 @@ class DemoFile:
         return out
 
 
-def warm_start_source(cfg: Config, runner: EpisodeRunner, ctx: DistContext) -> ExpertRollouts | DemoFile:
-    """The warm-start's pairs: the demonstrations file when `train.demos` is set, else expert rollouts."""
-    return DemoFile(cfg, runner, ctx) if cfg.train.demos else ExpertRollouts(cfg, runner, ctx)
+def demo_file(cfg: Config, runner: EpisodeRunner, ctx: DistContext) -> GivenPairs:
+    """The turns of the demonstrations file `train.demos`, with the prompts RL would build for them."""
+    demos = read_demos(cfg.train.demos)
+    inputs, labels = demo_inputs(demos, cfg.rollout.history_turns, cfg.rollout.system_prompt)
+    return GivenPairs(cfg, ctx, runner.policy.encode_many(inputs), labels, len(demos))
+
+
+def warm_start_source(cfg: Config, runner: EpisodeRunner, ctx: DistContext,
+                      data: list[tuple[Prompt, str]] | None = None) -> ExpertRollouts | GivenPairs:
+    """The warm-start's pairs: `data` when given, else the demonstrations file when `train.demos` is set, else
+    expert rollouts."""
+    if data is not None:
+        return GivenPairs(cfg, ctx, [p for p, _ in data], [a for _, a in data], len(data))
+    return demo_file(cfg, runner, ctx) if cfg.train.demos else ExpertRollouts(cfg, runner, ctx)

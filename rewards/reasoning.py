@@ -28,3 +28,16 @@ def equations_hold(thought: str) -> bool:
         if value is None or target is None or value.value != target:
             return False
     return True
+
+
+def equation_share(thought: str) -> float:
+    """Share of the equations written in `thought` that hold exactly; 0.0 when it writes none (PROF's rule-based
+    process score, `mmrl.process_scores`)."""
+    found = equations(thought)
+    if not found:
+        return 0.0
+    held = 0
+    for lhs, rhs in found:
+        value, target = evaluate(lhs), parse_number(rhs)
+        held += int(value is not None and target is not None and value.value == target)
+    return held / len(found)

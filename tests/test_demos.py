@@ -13,7 +13,7 @@ from mmrl.demos import DemoError, demo_inputs, expert_demos, read_demos, run_dem
 from mmrl.distributed import DistContext
 from mmrl.rollout.backends import HFBackend, SamplingParams
 from mmrl.rollout.runner import EnvPool, EpisodeRequest, EpisodeRunner
-from mmrl.warm_start import DemoFile
+from mmrl.warm_start import demo_file
 
 NUMBERLINE = EnvSpec(id="mmrl/NumberLine-v0")  # images
 
@@ -36,7 +36,7 @@ def test_expert_demos_round_trip_into_the_warm_start_with_rl_prompts(tiny_vl, tm
                              f"train.output_dir={tmp_path}"])
     runner = EpisodeRunner(EnvPool([NUMBERLINE]), tiny_vl, HFBackend(tiny_vl),
                            RolloutConfig(history_turns=2, max_episode_steps=10))
-    source = DemoFile(cfg, runner, DistContext())
+    source = demo_file(cfg, runner, DistContext())
     episodes = runner.run([EpisodeRequest(0, 4), EpisodeRequest(0, 5)], SamplingParams(4), expert_beta=1.0)
     rl = [(t.label, t.prompt.text) for ep in episodes for t in ep.turns]
     assert len(source.labels) == sum(len(d.turns) for d in demos) == len(rl)

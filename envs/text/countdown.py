@@ -9,6 +9,7 @@ import numpy as np
 
 from mmrl.envs.text.base import Problem, TextTaskEnv
 from mmrl.envs.text.expression import evaluate
+from mmrl.envs.text.search_trace import numbers_search_trace
 
 #: Largest intermediate value the generator allows (keeps targets readable).
 MAX_INTERMEDIATE = 10_000
@@ -132,6 +133,14 @@ class CountdownEnv(TextTaskEnv):
         if answer.count("=") == 1:
             answer = answer.split("=")[0]
         return check_countdown(answer, problem.data["numbers"], problem.data["target"])
+
+    def search_trace(self, max_dead_ends: int = 3) -> tuple[str, str] | None:
+        """A depth-first search for the current puzzle written as (thought, answer expression), with its dead ends
+        and backtracking (ASTRO's round-0 data for `mmrl iterate --astro`); None before a reset or when the search
+        finds no way."""
+        if self._problem is None:
+            return None
+        return numbers_search_trace(self._problem.data["numbers"], self._problem.data["target"], max_dead_ends)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         observation, info = super().reset(seed=seed, options=options)

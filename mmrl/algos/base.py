@@ -15,6 +15,7 @@ object only wires them to the policy's forward pass. Adding an algorithm = one m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
     from mmrl.config import Config
     from mmrl.models.policy import Policy, Prompt, Scores
     from mmrl.models.reference import Reference
-    from mmrl.rollout.runner import Episode
+    from mmrl.rollout.backends import Completion
+    from mmrl.rollout.runner import Episode, EpisodeRunner
 
 
 @dataclass
@@ -55,6 +57,20 @@ class Sample:
     """The algorithm's own per-sample data (PPO: value_target)."""
 
 
+@dataclass
+class StepTools:
+    """What an algorithm may use to add samples of its own to a step (RISE's verifications, RL-PLUS's
+    demonstrations, SPARK's judgements): the policy (to encode prompts), generation under this step's seeds, and
+    the training env runner (to read an env's expert labels at reset)."""
+
+    policy: Policy
+    generate: Callable[[list[Prompt], int], list[Completion]]
+    """generate(prompts, round) -> one completion per prompt, sampled with the step's settings; `round` >= 1 keeps
+    each use's seeds apart from the episodes' and from each other's."""
+    runner: EpisodeRunner
+    step: int
+
+
 def padded(rows: list[list[float]], width: int, device: torch.device) -> torch.Tensor:
     """(B, width) float tensor of right-padded rows (cut or zero-filled to `width`)."""
     out = torch.zeros(len(rows), width)  # (B, T)
@@ -75,6 +91,8 @@ class Algorithm:
     """Compute old log-probs even when the update is exactly on-policy."""
     vocab_mean: ClassVar[bool] = False
     """The old-log-prob pass also keeps the mean over the vocabulary of log p at each position (extra['old_vocab_mean'])."""
+    guided_by_corrector: ClassVar[bool] = False
+    """GTR: a configured `gtr.corrector` corrects this algorithm's rollouts (PPO); others may read it otherwise."""
     splits_thought: ClassVar[bool] = False
     """Find where each response's action starts (Sample.action_start)."""
     group_baseline: ClassVar[bool] = False
@@ -107,6 +125,11 @@ class Algorithm:
              ) -> tuple[torch.Tensor, dict[str, float]]:
         """The loss of one micro-batch and its diagnostics (logged as losses/<key>)."""
         raise NotImplementedError
+
+    def extra_samples(self, episodes: list[Episode], tools: StepTools) -> tuple[list[Sample], dict[str, float]]:
+        """Samples beyond the episodes' own turns, added to the step before the old-log-prob pass and
+        `advantages` (which must then fill their advantages too); none by default."""
+        return [], {}
 
     # ------------------------------------------------------------------ shared pieces
     def score(self, policy: Policy, batch: list[Sample], with_values: bool = False) -> Scores:

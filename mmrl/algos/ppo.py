@@ -13,6 +13,7 @@ from mmrl.algos.tis import sequence_is_weights
 
 class PPO(Algorithm):
     name = "ppo"
+    guided_by_corrector = True
     value_head = True
     needs_old_logprobs = True
     splits_thought = True

@@ -19,12 +19,20 @@ ALGORITHMS: dict[str, str] = {
     "dapo": "mmrl.algos.grpo:DAPO",
     "gigpo": "mmrl.algos.gigpo:GiGPO",
     "rover": "mmrl.algos.rover:ROVER",
+    "prof": "mmrl.algos.prof:PROF",
+    "rise": "mmrl.algos.rise:RISE",
+    "rlplus": "mmrl.algos.rlplus:RLPlus",
+    "spark": "mmrl.algos.spark:SPARK",
 }
 
 ALGORITHM_FIELDS: dict[str, tuple[str, ...]] = {
     "ppo": ("gamma", "gae_lambda", "value_coef", "value_trunk_grad", "value_clip", "thought_coef", "ratio_level",
             "normalize_advantages"),
     "gigpo": ("gamma", "gigpo_omega"),
+    "prof": ("prof_drop", "prof_scorer"),
+    "rise": ("verify_per_group", "verify_samples", "verify_coef"),
+    "spark": ("verify_per_group", "verify_samples", "verify_coef", "self_reward_envs"),
+    "rlplus": ("demo_mix", "explore_exponent"),
 }
 """`AlgoConfig` fields that only some algorithms read; set under another algorithm, one is a config error."""
 
