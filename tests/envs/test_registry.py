@@ -22,6 +22,7 @@ def make(env_id: str) -> gym.Env:
 
 def test_registry_lists_the_builtin_envs():
     assert "mmrl/Classification-v0" in ENV_IDS
+    assert {"mmrl/Sokoban-v0", "mmrl/FrozenLake-v0"} <= set(ENV_IDS)
     assert ENV_IDS == sorted(ENV_IDS)
 
 
