@@ -54,7 +54,7 @@ class FrozenLakeEnv(GridGameEnv):
 
     ## Observation Space
     ``Dict(text=Text, image=Box(0, 255, (image_size, image_size, 3), uint8))`` (``Dict(text=Text)`` with
-    ``render_image=False``). The image draws the ice, holes (dark discs), the goal (a yellow diamond) and the player
+    ``render_image=False``). The image draws the ice, holes (black discs), the goal (a yellow diamond) and the player
     (a blue disc). The text has the rules, the answer format, the map in RAGEN's symbols (``P`` you, ``_`` frozen,
     ``O`` hole, ``G`` goal), your (row, column) cell, the goal's and the moves left. ``system_prompt`` is None.
 
