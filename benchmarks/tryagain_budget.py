@@ -91,7 +91,7 @@ def report(run_dirs: list[Path], plot: Path | None) -> None:
                 mean = statistics.mean(values)
                 std = statistics.stdev(values) if len(values) > 1 else 0.0
                 table[(stage, name)] = (mean, std)
-                cells.append(f"{mean:.3f} ± {std:.3f}")
+                cells.append(f"{mean:.3f} ± {std:.3f}" if len(values) > 1 else f"{mean:.3f}")
         print(f"| {stage} | " + " | ".join(cells) + " |")
     if plot is not None:
         import matplotlib
