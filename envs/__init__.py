@@ -42,6 +42,9 @@ _ENTRY_POINTS: dict[str, str] = {
     # -- wrappers --
     "mmrl/ALFWorld-v0": "mmrl.envs.alfworld.env:ALFWorldEnv",
     # -- alfworld (games from data_path or $MMRL_ALFWORLD_DATA) --
+    "mmrl/Sokoban-v0": "mmrl.envs.grid.sokoban:SokobanEnv",
+    "mmrl/FrozenLake-v0": "mmrl.envs.grid.frozen_lake:FrozenLakeEnv",
+    # -- grid puzzles (verl-agent, RAGEN) --
 }
 
 for _env_id, _entry_point in _ENTRY_POINTS.items():

@@ -26,6 +26,7 @@ def test_registry_lists_the_builtin_envs():
     assert {"mmrl/Instructions-v0", "mmrl/SafetyRefusal-v0", "mmrl/Judge-v0", "mmrl/SVG-v0", "mmrl/NextSegment-v0",
             "mmrl/Dyck-v0", "mmrl/SAT-v0", "mmrl/GraphColoring-v0", "mmrl/Cryptarithm-v0", "mmrl/Ordering-v0",
             "mmrl/Hanoi-v0", "mmrl/WaterJugs-v0"} <= set(ENV_IDS)
+    assert {"mmrl/Sokoban-v0", "mmrl/FrozenLake-v0"} <= set(ENV_IDS)
     assert ENV_IDS == sorted(ENV_IDS)
 
 
