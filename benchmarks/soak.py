@@ -33,6 +33,8 @@ from pathlib import Path
 import psutil
 import yaml
 
+from mmrl.logger import read_jsonl
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -74,17 +76,6 @@ def tree_stats(proc: psutil.Process) -> dict:
             pass
     return {"rss_mb": rss, "fds": fds, "threads": threads, "children": n_children, "children_rss_mb": children_rss}
 
-
-def read_metrics(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:  # a line being written
-            pass
-    return [r for r in rows if "train/episodes" in r]
 
 
 def check_new_checkpoints(run: Path, seen: dict[str, bool]) -> None:
@@ -200,14 +191,14 @@ def main() -> int:
             sample = tree_stats(proc)
         except psutil.Error:
             break
-        sample |= {"t": elapsed, "steps": len(read_metrics(out / "run" / "metrics.jsonl"))}
+        sample |= {"t": elapsed, "steps": len(read_jsonl(out / "run" / "metrics.jsonl"))}
         timeline.append(sample)
         check_new_checkpoints(out / "run", checkpoints)
         time.sleep(args.interval)
     trainer.wait()
     wall_s = time.monotonic() - start
     check_new_checkpoints(out / "run", checkpoints)
-    rows = read_metrics(out / "run" / "metrics.jsonl")
+    rows = read_jsonl(out / "run" / "metrics.jsonl")
     injected = Counter(KIND[n] for n in (out / "faults.log").read_text().split()) \
         if (out / "faults.log").is_file() else Counter()
     summary = summarize(timeline, rows, injected, checkpoints, args.warmup, wall_s, trainer.returncode)

@@ -4,58 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from mmrl.correctors.openai_chat import OpenAICorrector
 from mmrl.formats import JSON
+from tests.chat_server import ChatServer
 
 RESPONSE = '{"current number": 2, "target number": 4, "thoughts": "go left", "action": "+"}'
 SECRET = "sk-test-not-a-real-key-123"
 
 
-class _Server:
-    """A minimal OpenAI-compatible chat endpoint: records each request and answers with `reply` (or an HTTP
-    error status, or after a delay; or with an HTML page, as a misconfigured URL does)."""
-
-    def __init__(self, reply: str = "", status: int = 200, delay_s: float = 0.0, html: str | None = None):
-        self.requests: list[dict] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802  (http.server's name)
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append({"path": self.path, "body": body,
-                                        "auth": self.headers.get("Authorization")})
-                time.sleep(delay_s)
-                payload = {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
-                           "choices": [{"index": 0, "finish_reason": "stop",
-                                        "message": {"role": "assistant", "content": reply}}]}
-                data = json.dumps(payload if status == 200 else {"error": {"message": "boom"}}).encode()
-                if html is not None:
-                    data = html.encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "text/html" if html is not None else "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def _Server(reply: str = "", **kwargs) -> ChatServer:  # noqa: N802  (reads as the class it returns)
+    """The stand-in endpoint answering every request with `reply`."""
+    return ChatServer(lambda body: reply, **kwargs)
 
 
 @pytest.fixture
@@ -76,7 +39,7 @@ def test_openai_corrector_exchanges_a_real_request_and_reads_the_verdict(key):
     assert not verdict.correct and not verdict.off_path
     assert json.loads(verdict.response)["thoughts"] == "4 is right of 2, so +"
     assert json.loads(verdict.response)["action"] == "+"
-    (request,) = server.requests
+    (request,) = server.calls
     assert request["path"] == "/v1/chat/completions"
     assert request["body"]["model"] == "judge-model" and request["body"]["temperature"] == 0.4
     assert request["body"]["response_format"] == {"type": "json_object"}
@@ -93,7 +56,7 @@ def test_openai_corrector_failure_is_no_correction_and_the_key_is_never_logged(k
             assert corrector.correct({"text": "t"}, RESPONSE, {}, JSON) is None
     finally:
         server.close()
-    assert len(server.requests) == 2  # the first try and one retry
+    assert len(server.calls) == 2  # the first try and one retry
     assert SECRET not in caplog.text
 
 
@@ -174,7 +137,7 @@ def test_openai_corrector_sends_the_observation_image_as_image_url_content(key):
             {"text": "What colour?", "image": _picture()}, RESPONSE, {}, JSON)
     finally:
         server.close()
-    with_image, text_only = (r["body"]["messages"][-1]["content"] for r in server.requests)
+    with_image, text_only = (r["body"]["messages"][-1]["content"] for r in server.calls)
     image_part, text_part = with_image
     assert text_part["type"] == "text" and "What colour?" in text_part["text"]
     url = image_part["image_url"]["url"]
