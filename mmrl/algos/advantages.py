@@ -32,6 +32,7 @@ def group_relative_advantages(
     normalize_std: bool = True,
     eps: float = 1e-6,
     unbiased_std: bool = False,
+    keep: Tensor | None = None,
 ) -> Tensor:
     """Group-relative advantage of each sample's scalar reward.
 
@@ -54,12 +55,16 @@ def group_relative_advantages(
         normalize_std: divide by std_g + eps (GRPO) or not (Dr. GRPO).
         eps: added to std_g before dividing.
         unbiased_std: use the Bessel-corrected std (TRL/verl) instead of the population std.
+        keep: (N,) bool, optional: the group's statistics over its kept samples only (an episode whose env failed,
+            or one PROF filtered out, must not move its group's baseline); dropped samples get advantage 0.
 
     Returns:
         (N,) advantages, floating point (rewards' dtype if floating, else float32).
     """
     if not rewards.is_floating_point():
         rewards = rewards.float()
+    if keep is not None and not bool(keep.all()):
+        return _kept_group_relative(rewards, keep, group_size, normalize_std, eps, unbiased_std)
     if unbiased_std and normalize_std and group_size < 2:
         raise ValueError(
             "unbiased_std=True needs group_size >= 2 (the Bessel-corrected std of one sample is undefined)"
@@ -74,6 +79,23 @@ def group_relative_advantages(
         std = grouped.std(dim=1, keepdim=True, unbiased=unbiased_std)  # (N/G, 1)
         centered = centered / (std + eps)  # (N/G, G)
     return centered.reshape(-1)  # (N,)
+
+
+def _kept_group_relative(rewards: Tensor, keep: Tensor, group_size: int, normalize_std: bool, eps: float,
+                         unbiased_std: bool) -> Tensor:
+    """`group_relative_advantages` over each group's kept samples (mean, and std with G replaced by the kept count);
+    dropped samples, and groups whose kept rewards are all equal, get 0."""
+    grouped = _grouped(rewards, group_size).double()  # (N/G, G)
+    kept = _grouped(keep, group_size).double()  # (N/G, G)
+    n = kept.sum(dim=1, keepdim=True)  # (N/G, 1)
+    mean = (grouped * kept).sum(dim=1, keepdim=True) / n.clamp(min=1)  # (N/G, 1)
+    centered = (grouped - mean) * kept  # (N/G, G)
+    spread = centered.pow(2).sum(dim=1, keepdim=True)  # (N/G, 1)
+    centered = torch.where(spread > 1e-24, centered, torch.zeros_like(centered))  # equal kept rewards: 0
+    if normalize_std:
+        std = (spread / (n - float(unbiased_std)).clamp(min=1)).sqrt()  # (N/G, 1)
+        centered = centered / (std + eps)
+    return centered.reshape(-1).to(rewards.dtype)  # (N,)
 
 
 def zero_advantage_group_fraction(rewards: Tensor, group_size: int) -> float:
@@ -166,7 +188,7 @@ def gae_advantages(
     return advantages, returns
 
 
-def leave_one_out_advantages(rewards: Tensor, group_size: int) -> Tensor:
+def leave_one_out_advantages(rewards: Tensor, group_size: int, keep: Tensor | None = None) -> Tensor:
     """RLOO (Ahmadian et al. 2024, "Back to Basics: Revisiting REINFORCE Style Optimization for Learning from Human
     Feedback in LLMs", arXiv:2402.14740, Eq. 6): each sample's baseline is the mean reward of the *other* G - 1
     samples of its group,
@@ -176,6 +198,8 @@ def leave_one_out_advantages(rewards: Tensor, group_size: int) -> Tensor:
     Args:
         rewards: (N,) scalar reward per sample; consecutive blocks of `group_size` are the groups.
         group_size: G >= 2.
+        keep: (N,) bool, optional: baselines from the kept samples only (the other kept ones); dropped samples, and
+            kept ones with no other kept sample in their group, get 0.
 
     Returns:
         (N,) advantages.
@@ -184,6 +208,12 @@ def leave_one_out_advantages(rewards: Tensor, group_size: int) -> Tensor:
         raise ValueError(f"leave-one-out advantages need group_size >= 2, got {group_size}")
     if not rewards.is_floating_point():
         rewards = rewards.float()
+    if keep is not None and not bool(keep.all()):
+        grouped, kept = _grouped(rewards, group_size), _grouped(keep, group_size).to(rewards.dtype)  # (N/G, G)
+        others_n = kept.sum(dim=1, keepdim=True) - kept  # (N/G, G) kept samples besides each one
+        others = ((grouped * kept).sum(dim=1, keepdim=True) - grouped * kept) / others_n.clamp(min=1)  # (N/G, G)
+        usable = (kept > 0) & (others_n > 0)
+        return torch.where(usable, grouped - others, torch.zeros_like(grouped)).reshape(-1)  # (N,)
     grouped = _grouped(rewards, group_size)  # (N/G, G)
     others = (grouped.sum(dim=1, keepdim=True) - grouped) / (group_size - 1)  # (N/G, G)
     constant = (grouped == grouped[:, :1]).all(dim=1, keepdim=True)  # (N/G, 1)

@@ -16,7 +16,7 @@ import torch
 
 from mmrl.algos.advantages import anchor_group_advantages, discounted_returns, group_relative_advantages
 from mmrl.algos.base import Sample
-from mmrl.algos.grpo import GRPO
+from mmrl.algos.grpo import GRPO, healthy
 
 
 def state_key(sample: Sample) -> str:
@@ -37,14 +37,16 @@ class GiGPO(GRPO):
     def advantages(self, episodes, samples: list[Sample]) -> dict[str, float]:
         algo = self.cfg.algo
         returns, stats = self.episode_returns(episodes)
-        episode_adv = group_relative_advantages(returns, self.group_size, algo.gigpo_std_norm)  # (N,)
+        ok = healthy(episodes)  # (N,) an episode whose env failed joins no episode group and no anchor-state group
+        episode_adv = group_relative_advantages(returns, self.group_size, algo.gigpo_std_norm, keep=ok)  # (N,)
         width = max((len(ep.turns) for ep in episodes), default=0)
         rewards = torch.zeros(len(episodes), width)  # (N, T)
         for i, ep in enumerate(episodes):
             rewards[i, : len(ep.turns)] = torch.tensor([t.reward for t in ep.turns], dtype=torch.float32)
         step_returns = discounted_returns(rewards, algo.gamma)  # (N, T)
-        ids: dict[tuple[int, str], int] = {}
-        group_of = [ids.setdefault((episodes[s.episode].request.group, state_key(s)), len(ids)) for s in samples]
+        ids: dict[tuple, int] = {}
+        group_of = [ids.setdefault((episodes[s.episode].request.group, state_key(s)) if ok[s.episode]
+                                   else ("failed", s.episode, s.turn), len(ids)) for s in samples]
         values = torch.tensor([float(step_returns[s.episode, s.turn]) for s in samples])  # (S,)
         step_adv, sizes = anchor_group_advantages(values, torch.tensor(group_of), algo.gigpo_std_norm)  # (S,), (S,)
         for s, a_step in zip(samples, step_adv.tolist()):

@@ -37,13 +37,14 @@ class GRPO(Algorithm):
                                     for t in ep.turns) for ep in episodes])  # (N,)
         return returns + shaping, {"train/overlong_penalty_mean": float(shaping.mean()) if len(shaping) else 0.0}
 
-    def group_advantages(self, returns: torch.Tensor) -> torch.Tensor:
-        """(N,) advantages of (N,) returns in consecutive groups of G."""
-        return group_relative_advantages(returns, self.group_size, self.cfg.algo.advantage == "grpo")
+    def group_advantages(self, returns: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+        """(N,) advantages of (N,) returns in consecutive groups of G, with baselines from the `keep` ones."""
+        return group_relative_advantages(returns, self.group_size, self.cfg.algo.advantage == "grpo", keep=keep)
 
     def advantages(self, episodes, samples: list[Sample]) -> dict[str, float]:
         returns, stats = self.episode_returns(episodes)
-        per_episode = self.group_advantages(returns).tolist()  # one advantage per episode, shared by its turns
+        # An episode whose env failed is out of the update (weight 0) and out of its group's baseline.
+        per_episode = self.group_advantages(returns, healthy(episodes)).tolist()  # per episode, shared by its turns
         for s in samples:
             s.advantage = float(per_episode[s.episode])
         stats["train/zero_adv_groups"] = zero_advantage_group_fraction(returns, self.group_size)
@@ -61,19 +62,24 @@ class GRPO(Algorithm):
         return self.regularised(loss, stats, policy, batch, reference, scores.logprobs, mask, scores.entropy), stats
 
 
+def healthy(episodes) -> torch.Tensor:
+    """(N,) bool: the episodes that ended without an env error."""
+    return torch.tensor([ep.error is None for ep in episodes], dtype=torch.bool)
+
+
 class DrGRPO(GRPO):
     name = "drgrpo"
     default_loss_agg = "seq-mean-token-sum"
 
-    def group_advantages(self, returns: torch.Tensor) -> torch.Tensor:
-        return group_relative_advantages(returns, self.group_size, normalize_std=False)
+    def group_advantages(self, returns: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+        return group_relative_advantages(returns, self.group_size, normalize_std=False, keep=keep)
 
 
 class RLOO(GRPO):
     name = "rloo"
 
-    def group_advantages(self, returns: torch.Tensor) -> torch.Tensor:
-        return leave_one_out_advantages(returns, self.group_size)
+    def group_advantages(self, returns: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+        return leave_one_out_advantages(returns, self.group_size, keep)
 
 
 class DAPO(GRPO):
@@ -83,5 +89,5 @@ class DAPO(GRPO):
     default_dynamic_sampling = True
     default_overlong_fraction = 0.25  # no KL: mmrl.config rejects algo.kl_coef > 0 with dapo
 
-    def group_advantages(self, returns: torch.Tensor) -> torch.Tensor:
-        return group_relative_advantages(returns, self.group_size, normalize_std=True)
+    def group_advantages(self, returns: torch.Tensor, keep: torch.Tensor | None = None) -> torch.Tensor:
+        return group_relative_advantages(returns, self.group_size, normalize_std=True, keep=keep)

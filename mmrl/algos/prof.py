@@ -18,9 +18,9 @@ import math
 
 import torch
 
-from mmrl.algos.advantages import zero_advantage_group_fraction
+from mmrl.algos.advantages import group_relative_advantages, zero_advantage_group_fraction
 from mmrl.algos.base import Sample
-from mmrl.algos.grpo import GRPO
+from mmrl.algos.grpo import GRPO, healthy
 from mmrl.process_scores import make_process_scorer
 
 
@@ -47,21 +47,6 @@ def prof_keep_mask(correct: torch.Tensor, process: torch.Tensor, n_drop: int) ->
         keep[order[:drop_neg]] = False
     return keep
 
-
-def kept_group_advantages(returns: torch.Tensor, keep: torch.Tensor, group_size: int, normalize_std: bool = True,
-                          eps: float = 1e-6) -> torch.Tensor:
-    """(N,) GRPO advantages computed within each group of `group_size` over its kept samples only (population
-    std, as `group_relative_advantages`); dropped samples get 0, and so does a group whose kept returns are equal."""
-    r = returns.view(-1, group_size).double()  # (N/G, G)
-    k = keep.view(-1, group_size).double()  # (N/G, G)
-    n = k.sum(1, keepdim=True).clamp(min=1)  # (N/G, 1)
-    mean = (r * k).sum(1, keepdim=True) / n
-    centred = (r - mean) * k
-    adv = centred
-    if normalize_std:
-        std = (centred.pow(2).sum(1, keepdim=True) / n).sqrt()
-        adv = torch.where(std > 1e-12, centred / (std + eps), torch.zeros_like(centred))
-    return adv.flatten().to(returns.dtype)
 
 
 def process_score_gap(process: torch.Tensor, correct: torch.Tensor, mask: torch.Tensor) -> float:
@@ -94,7 +79,8 @@ class PROF(GRPO):
         g = self.group_size
         keep = torch.cat([prof_keep_mask(correct[i : i + g], process[i : i + g], self.cfg.algo.prof_drop)
                           for i in range(0, len(episodes), g)])  # (N,)
-        per_episode = kept_group_advantages(returns, keep, g, self.cfg.algo.advantage == "grpo").tolist()
+        keep &= healthy(episodes)  # an episode whose env failed is dropped too
+        per_episode = group_relative_advantages(returns, g, self.cfg.algo.advantage == "grpo", keep=keep).tolist()
         for s in samples:
             s.advantage = float(per_episode[s.episode])
             if not keep[s.episode]:

@@ -205,3 +205,14 @@ def test_anchor_groups_compare_each_step_with_its_state_group_and_singletons_get
     std_adv, _ = anchor_group_advantages(values, ids, normalize_std=True)
     # population std of {1, 3, 2} = sqrt(2/3)
     assert std_adv[0].item() == pytest.approx(-1.0 / (2 / 3) ** 0.5, rel=1e-5)
+
+
+def test_kept_samples_alone_set_the_group_statistics():
+    rewards = torch.tensor([1.0, 5.0, 0.0, 2.0, 3.0, 3.0])
+    keep = torch.tensor([True, False, True, True, True, False])
+    adv = group_relative_advantages(rewards, 3, keep=keep)
+    # group 1 kept (1, 0): mean 0.5, std 0.5 -> +1, -1; group 2 kept (2, 3): +1, -1
+    assert adv.tolist() == pytest.approx([1.0, 0.0, -1.0, -1.0, 1.0, 0.0], abs=1e-4)
+    every = torch.ones(6, dtype=torch.bool)
+    assert torch.equal(group_relative_advantages(rewards, 3, keep=every), group_relative_advantages(rewards, 3))
+    assert group_relative_advantages(rewards, 3, keep=torch.zeros(6, dtype=torch.bool)).tolist() == [0.0] * 6

@@ -46,6 +46,19 @@ def test_rloo_gives_every_turn_its_episodes_leave_one_out_advantage():
     assert adv == pytest.approx([1.5, 1.5, -1.5, 0.0])
 
 
+@pytest.mark.parametrize("name", ["grpo", "drgrpo", "rloo", "dapo", "gigpo"])
+def test_an_episode_whose_env_failed_is_out_of_its_groups_baseline(name):
+    """Returns 1, 0, 0 and a failed episode with a partial return of 0: the baseline is that of the three healthy
+    episodes (what the same group gives without the failed one), and the failed episode's advantage is 0."""
+    failed = _episode(0, ["a"], [0.0])
+    failed.error = "env worker crashed"
+    healthy = [_episode(0, ["a"], [1.0]), _episode(0, ["a"], [0.0]), _episode(0, ["a"], [0.0])]
+    adv, _ = _run([f"algo.name={name}", "rollout.group_size=4", "algo.kl_coef=0"], healthy + [failed])
+    alone, _ = _run([f"algo.name={name}", "rollout.group_size=3", "algo.kl_coef=0"], healthy)
+    assert adv[:3] == pytest.approx(alone, abs=1e-5) and adv[3] == 0.0
+    assert adv[0] > 0 > adv[1]
+
+
 def test_drgrpo_is_mean_only_with_sequence_sums_and_grpo_divides_by_the_std():
     eps = [_episode(0, ["a"], [3.0]), _episode(0, ["a"], [1.0])]
     adv, _ = _run(["algo.name=drgrpo", "rollout.group_size=2"], eps)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from mmrl.algos.advantages import group_relative_advantages
 from mmrl.algos.base import Sample
-from mmrl.algos.prof import balanced_drop_counts, kept_group_advantages, process_score_gap, prof_keep_mask
+from mmrl.algos.prof import balanced_drop_counts, process_score_gap, prof_keep_mask
 from mmrl.algos.registry import make_algorithm
 from mmrl.config import ConfigError, load_config
 from mmrl.formats import THINK_ANSWER
@@ -39,10 +40,10 @@ def test_advantages_over_the_kept_samples_only():
     returns = torch.tensor([1.0, 1.0, 0.0, 0.0])
     keep = torch.tensor([True, False, True, True])
     # kept returns 1, 0, 0: mean 1/3, population std sqrt(2)/3
-    adv = kept_group_advantages(returns, keep, 4)
+    adv = group_relative_advantages(returns, 4, keep=keep)
     s = (2 ** 0.5) / 3
     assert adv.tolist() == pytest.approx([(2 / 3) / s, 0.0, (-1 / 3) / s, (-1 / 3) / s], abs=1e-4)
-    assert kept_group_advantages(returns, keep, 4, normalize_std=False).tolist() == pytest.approx(
+    assert group_relative_advantages(returns, 4, normalize_std=False, keep=keep).tolist() == pytest.approx(
         [2 / 3, 0.0, -1 / 3, -1 / 3])
 
 
