@@ -165,8 +165,8 @@ class RolloutConfig:
     env_step_timeout_s: float = 30.0
     """An env step that takes longer is abandoned, the episode ends with env_error, and the env is rebuilt."""
     env_memory_mb: float | None = None
-    """process/ray backends: a worker whose resident memory passes this after a call is killed and rebuilt, its
-    episode dropped; None: no cap."""
+    """process/ray backends: a worker whose own memory (private pages; resident size where Linux's smaps_rollup is
+    missing) passes this after a call is killed and rebuilt, its episode dropped; None: no cap."""
     sync_every: int = 1
     """Optimiser steps between weight syncs to a separate generation engine (vLLM; always before an eval); the HF
     backend generates with the training weights themselves."""

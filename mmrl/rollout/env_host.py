@@ -18,8 +18,16 @@ import gymnasium as gym
 import mmrl.envs  # noqa: F401  (registers the mmrl/* ids)
 
 
-def resident_mb() -> float:
-    """This process's resident set size in MB (psutil when installed, else /proc/self/statm)."""
+def own_memory_mb() -> float:
+    """The memory this process holds on its own, in MB: its private pages (Linux /proc/self/smaps_rollup), else its
+    resident set size (psutil, or /proc/self/statm). Private, not resident: a worker forked from a forkserver that
+    other libraries started heavy (vLLM's, say) maps that parent's pages too, and they are not the env's."""
+    try:
+        with open("/proc/self/smaps_rollup") as f:
+            private = sum(int(line.split()[1]) for line in f if line.startswith(("Private_Clean:", "Private_Dirty:")))
+        return private / 1024
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         import psutil
     except ImportError:
@@ -54,17 +62,17 @@ class EnvHost:
 
     def describe(self) -> tuple[str, Any, float]:
         if self.env is None:
-            return "error", self.build_error, resident_mb()
+            return "error", self.build_error, own_memory_mb()
         unwrapped = self.env.unwrapped
         return "ok", {"response_format": getattr(unwrapped, "response_format", "plain"),
-                      "system_prompt": getattr(unwrapped, "system_prompt", None)}, resident_mb()
+                      "system_prompt": getattr(unwrapped, "system_prompt", None)}, own_memory_mb()
 
     def call(self, method: str, args: tuple, kwargs: dict) -> tuple[str, Any, float]:
         try:
             result = getattr(self.env, method)(*args, **kwargs)
         except Exception as err:  # noqa: BLE001  (an env that raises fails its own call only)
-            return "error", f"raised {err!r}", resident_mb()
-        return "ok", result, resident_mb()
+            return "error", f"raised {err!r}", own_memory_mb()
+        return "ok", result, own_memory_mb()
 
     def close(self) -> None:
         if self.env is not None:

@@ -16,7 +16,7 @@ builds a fresh one). At most `rollout.env_workers` calls run at once, whatever t
 
 For the process and Ray backends a call fails with a kind (`CallFailed.kind`, counted as `train/env_errors/<kind>`):
 'exception' (the env raised), 'crash' (the worker died: `os._exit`, a signal, an out-of-memory kill), 'memory' (the
-worker's resident memory, measured after every call, passed `rollout.env_memory_mb`: its reply is dropped) or
+worker's own memory (private pages), measured after every call, passed `rollout.env_memory_mb`: its reply is dropped) or
 'timeout' (the runner abandoned it after `rollout.env_step_timeout_s`). The runner then discards the copy, which
 kills its worker, so a hung or leaking env is really gone, unlike a thread. (The runner adds 'nan_reward' and
 'malformed' for results it cannot use, whatever the backend.)
@@ -36,10 +36,10 @@ import gymnasium as gym
 
 from mmrl.config import ConfigError, EnvSpec, RolloutConfig
 from mmrl.rollout import env_host
-from mmrl.rollout.env_host import EnvHost, EnvRecipe, resident_mb, serve
+from mmrl.rollout.env_host import EnvHost, EnvRecipe, own_memory_mb, serve
 from mmrl.rollout.runner import EnvPool, env_kwargs
 
-__all__ = ["EnvWorkerFault", "ProcessEnvPool", "RayEnvPool", "make_env_pool", "resident_mb"]
+__all__ = ["EnvWorkerFault", "ProcessEnvPool", "RayEnvPool", "make_env_pool", "own_memory_mb"]
 
 
 class EnvWorkerFault(RuntimeError):
