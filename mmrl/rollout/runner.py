@@ -160,6 +160,7 @@ class EnvPool:
 
     def __init__(self, specs: list[EnvSpec], eval_mode: bool = False):
         self.specs = specs
+        self._renders_history: dict[int, bool] = {}
         self.eval_mode = eval_mode
         self.offered: dict[str, Any] = {}
         """Kwargs given to every env whose constructor takes them (`make_env`); the runner offers the model's
@@ -182,7 +183,9 @@ class EnvPool:
     def renders_history(self, env_index: int) -> bool:
         """True when the env writes its earlier turns into its own observation: it takes `history_turns`
         (offered from rollout.history_turns), and the runner then adds no chat history of its own."""
-        return "history_turns" in constructor_parameters(self.specs[env_index].id)
+        if env_index not in self._renders_history:  # asked per episode: look the constructor up once per env
+            self._renders_history[env_index] = "history_turns" in constructor_parameters(self.specs[env_index].id)
+        return self._renders_history[env_index]
 
     def formats(self) -> dict[str, ResponseFormat]:
         """Each env's declared response format, by its metric name."""
