@@ -189,6 +189,12 @@ def _renders(completions: list[Any], size: list[Any] | None) -> list[np.ndarray 
     return out
 
 
+def _scored_renders(completions: list[Any], size: list[Any],
+                    score: Callable[[int, np.ndarray], float]) -> list[float | None]:
+    """0.0 for a row whose SVG does not render (the format gate), else `score(row, render)`."""
+    return [0.0 if render is None else score(i, render) for i, render in enumerate(_renders(completions, size))]
+
+
 @register_reward("svg_render")
 def svg_render(completions: list[Any], *, size: list[Any] | None = None, **kwargs: Any):
     """SGP's format gate: 1.0 iff the ``<answer>`` holds an SVG that passes the screen and renders at ``size``
@@ -205,15 +211,13 @@ def svg_similarity(completions: list[Any], *, size: list[Any] | None = None, tar
     render to ``target_image`` over the scene's object ``colors``."""
     if size is None or target_image is None:
         return [None] * len(completions)
-    out: list[float | None] = []
-    for i, render in enumerate(_renders(completions, size)):
-        if render is None:
-            out.append(0.0)
-            continue
+
+    def score(i: int, render: np.ndarray) -> float:
         fn = get_similarity(similarity[i] if similarity is not None else "iou_ssim")
         row_colors = [tuple(c) for c in (colors[i] if colors is not None else [])]
-        out.append(float(np.clip(fn(render, np.asarray(target_image[i]), row_colors), 0.0, 1.0)))
-    return out
+        return float(np.clip(fn(render, np.asarray(target_image[i]), row_colors), 0.0, 1.0))
+
+    return _scored_renders(completions, size, score)
 
 
 @register_reward("svg_scene")
@@ -223,14 +227,12 @@ def svg_scene(completions: list[Any], *, size: list[Any] | None = None, scene_co
     name in the scene; ``palette``: colour name -> RGB)."""
     if size is None or scene_counts is None or palette is None:
         return [None] * len(completions)
-    out: list[float | None] = []
-    for i, render in enumerate(_renders(completions, size)):
-        if render is None:
-            out.append(0.0)
-            continue
+
+    def score(i: int, render: np.ndarray) -> float:
         counts = region_counts(render, {k: tuple(v) for k, v in palette[i].items()})
         wanted = {c: n for c, n in scene_counts[i].items() if n > 0}
         extra = [c for c, n in counts.items() if n > 0 and c not in wanted]
         matched = sum(counts.get(c) == n for c, n in wanted.items())
-        out.append(matched / max(1, len(wanted) + len(extra)))
-    return out
+        return matched / max(1, len(wanted) + len(extra))
+
+    return _scored_renders(completions, size, score)
