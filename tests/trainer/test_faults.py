@@ -210,12 +210,13 @@ def test_sigterm_saves_a_checkpoint_and_the_same_command_resumes(tmp_path, monke
         return real_update(self, samples, step)
 
     monkeypatch.setattr(Trainer, "update", update_then_sigterm)
+    before = signal.getsignal(signal.SIGTERM)  # not always SIG_DFL: ray.init, run earlier in this worker, sets one
     assert main([*args, "train.total_steps=40"]) == 143
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1] == ("mmrl train: stopped by SIGTERM after step 2, checkpoint step_2 saved; the same command "
                        "resumes from it")
     assert [s for s, _ in checkpoint.complete_checkpoints(tmp_path)] == [2]
-    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the handler is gone once training ends
+    assert signal.getsignal(signal.SIGTERM) is before  # the previous handler is back once training ends
 
     monkeypatch.setattr(Trainer, "update", real_update)
     assert main([*args, "train.total_steps=3"]) == 0
