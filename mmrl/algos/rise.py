@@ -52,14 +52,19 @@ def verification_samples(episodes, chosen: list[int], tools: StepTools, n_sample
     return samples
 
 
+def verifiable(episodes, indices, skip: set[int] = frozenset()) -> list[int]:
+    """The indices among `indices` whose episode can be judged: it has a turn, its env did not fail (its success says
+    nothing then) and its env index is not in `skip`."""
+    return [i for i in indices
+            if episodes[i].turns and episodes[i].error is None and episodes[i].request.env_index not in skip]
+
+
 def choose_for_verification(episodes, group_size: int, per_group: int, rng: np.random.Generator,
                             skip: set[int] = frozenset()) -> list[int]:
-    """Indices of `per_group` episodes of every group (ending with a turn, env index not in `skip`), right and wrong
-    alternately."""
+    """Indices of `per_group` episodes of every group, right and wrong alternately, among its `verifiable` ones."""
     chosen = []
     for g in range(0, len(episodes), group_size):
-        members = [i for i in range(g, min(g + group_size, len(episodes)))
-                   if episodes[i].turns and episodes[i].request.env_index not in skip]
+        members = verifiable(episodes, range(g, min(g + group_size, len(episodes))), skip)
         right = [i for i in members if episodes[i].success]
         wrong = [i for i in members if not episodes[i].success]
         rng.shuffle(right)

@@ -27,7 +27,7 @@ import torch
 
 from mmrl.algos.advantages import group_relative_advantages
 from mmrl.algos.base import Sample, StepTools
-from mmrl.algos.grpo import GRPO
+from mmrl.algos.grpo import GRPO, healthy
 from mmrl.algos.losses import aggregate_loss, clipped_policy_loss, masked_mean
 from mmrl.rollout.runner import EpisodeRequest
 
@@ -93,17 +93,19 @@ class RLPlus(GRPO):
         returns, stats = self.episode_returns(episodes)  # (N,)
         normalize = self.cfg.algo.advantage == "grpo"
         per_episode = torch.zeros_like(returns)
+        ok = healthy(episodes)  # (N,) an episode whose env failed sets no baseline
         demo_adv = []
         for start in range(0, len(episodes), self.group_size):
-            group = returns[start : start + self.group_size]
+            group, keep = returns[start : start + self.group_size], ok[start : start + self.group_size]
             if start in demos:
                 adv = group_relative_advantages(torch.cat([group, torch.tensor([DEMO_RETURN])]), len(group) + 1,
-                                                normalize)  # (G + 1,)
+                                                normalize, keep=torch.cat([keep, torch.tensor([True])]))  # (G + 1,)
                 per_episode[start : start + len(group)] = adv[:-1]
                 demos[start].advantage = float(adv[-1])
                 demo_adv.append(float(adv[-1]))
             else:
-                per_episode[start : start + len(group)] = group_relative_advantages(group, len(group), normalize)
+                per_episode[start : start + len(group)] = group_relative_advantages(group, len(group), normalize,
+                                                                                   keep=keep)
         for s in rollouts:
             s.advantage = float(per_episode[s.episode])
         if demo_adv:

@@ -22,7 +22,13 @@ from __future__ import annotations
 import numpy as np
 
 from mmrl.algos.base import Sample, StepTools
-from mmrl.algos.rise import RISE, choose_for_verification, verification_advantages, verification_samples
+from mmrl.algos.rise import (
+    RISE,
+    choose_for_verification,
+    verifiable,
+    verification_advantages,
+    verification_samples,
+)
 from mmrl.config import env_names
 from mmrl.verification import (
     pairwise_messages,
@@ -80,7 +86,8 @@ class SPARK(RISE):
         rng = np.random.default_rng([self.cfg.train.seed, tools.step, 29])
         stats: dict[str, float] = {}
         # 1. the policy rewards the rollouts of envs without a verifier
-        judged = [i for i, ep in enumerate(episodes) if ep.request.env_index in self.self_rewarded and ep.turns]
+        judged = [i for i, ep in enumerate(episodes)
+                  if ep.request.env_index in self.self_rewarded and ep.turns and ep.error is None]
         if judged:
             verdicts = self_judge(episodes, judged, tools)
             truth = [episodes[i].success for i in judged]
@@ -96,8 +103,7 @@ class SPARK(RISE):
         samples = verification_samples(episodes, chosen, tools, algo.verify_samples)
         pairs = []
         for start in range(0, len(episodes), g):
-            members = [i for i in range(start, min(start + g, len(episodes)))
-                       if episodes[i].turns and episodes[i].request.env_index not in self.self_rewarded]
+            members = verifiable(episodes, range(start, min(start + g, len(episodes))), self.self_rewarded)
             right = [i for i in members if episodes[i].success]
             wrong = [i for i in members if not episodes[i].success]
             if right and wrong:

@@ -46,7 +46,7 @@ def test_rloo_gives_every_turn_its_episodes_leave_one_out_advantage():
     assert adv == pytest.approx([1.5, 1.5, -1.5, 0.0])
 
 
-@pytest.mark.parametrize("name", ["grpo", "drgrpo", "rloo", "dapo", "gigpo"])
+@pytest.mark.parametrize("name", ["grpo", "drgrpo", "rloo", "dapo", "gigpo", "rlplus", "rise", "spark"])
 def test_an_episode_whose_env_failed_is_out_of_its_groups_baseline(name):
     """Returns 1, 0, 0 and a failed episode with a partial return of 0: the baseline is that of the three healthy
     episodes (what the same group gives without the failed one), and the failed episode's advantage is 0."""

@@ -84,3 +84,11 @@ def test_choose_for_verification_takes_per_group_balanced():
     episodes = [_episode(s) for s in (True, True, False, False, False, False)]
     chosen = choose_for_verification(episodes, 3, 2, np.random.default_rng(0))
     assert len(chosen) == 4 and chosen[0] in (0, 1) and chosen[1] == 2 and set(chosen[2:]) <= {3, 4, 5}
+
+
+def test_an_episode_whose_env_failed_is_never_verified():
+    """Its success says nothing about its answer, so it is not a verification label (SPARK's pairs use the same rule)."""
+    episodes = [_episode(s) for s in (True, False, False)]
+    episodes[1].error = "env worker crashed"
+    for seed in range(5):
+        assert sorted(choose_for_verification(episodes, 3, 3, np.random.default_rng(seed))) == [0, 2]

@@ -66,3 +66,17 @@ def test_a_demonstration_joins_its_group_for_the_advantage(tiny_text):
     loss, lstats = algo.loss(tiny_text, extra, None)  # only the demonstration: -mean(r * A_t) over its tokens
     p = lstats["demo_token_prob"]
     assert loss.item() == pytest.approx(lstats["demo_loss"]) and lstats["demo_loss"] < 0 and 0 < p < 1
+
+
+def test_an_episode_whose_env_failed_sets_no_baseline_beside_a_demonstration(tiny_text):
+    """The group of the test above plus a failed episode (return 0): the three others and the demonstration keep
+    their advantages, and the failed one gets 0."""
+    algo = make_algorithm(load_config(None, ["algo.name=rlplus", "rollout.group_size=4"]))
+    failed = _episode(0.0)
+    failed.error = "env worker crashed"
+    episodes = [_episode(1.0), _episode(0.0), _episode(0.0), failed]
+    extra, _ = algo.extra_samples(episodes, StepTools(tiny_text, None, _Runner(), 1))
+    rollouts = [Sample(ep.turns[0].prompt, [5], i) for i, ep in enumerate(episodes)]
+    algo.advantages(episodes, rollouts + extra)
+    assert [s.advantage for s in rollouts] == pytest.approx([1.0, -1.0, -1.0, 0.0], abs=1e-4)
+    assert extra[0].advantage == pytest.approx(1.0, abs=1e-4)
