@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image
 
 from mmrl.config import EnvSpec, UserError, env_names, parse_yaml
+from mmrl.jsonl import jsonl_objects
 from mmrl.rollout.messages import build_messages, observation_parts
 
 TRAJECTORY_KEYS = {"env", "env_kwargs", "seed", "system", "success", "source", "turns"}
@@ -91,30 +92,14 @@ def write_demos(path: str | Path, demos: Iterable[Demo]) -> int:
 def read_demos(path: str | Path, check_images: bool = True) -> list[Demo]:
     """The trajectories of the JSONL `path`; a malformed line or (with `check_images`) a missing or unreadable
     image raises :class:`DemoError` naming the file and line. Blank lines are skipped."""
-    path = Path(path)
-    if not path.is_file():
-        raise DemoError(f"demonstrations file {path} does not exist")
-    demos = []
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DemoError(f"{where}: not JSON ({err.msg})") from None
-        demos.append(_demo(row, where, path.parent, check_images))
-    if not demos:
-        raise DemoError(f"{path} holds no demonstrations")
-    return demos
+    folder = Path(path).parent
+    return [_demo(row, where, folder, check_images) for where, row in jsonl_objects(path, "demonstrations", DemoError)]
 
 
 def _demo(row: Any, where: str, folder: Path, check_images: bool) -> Demo:
     def bad(message: str) -> DemoError:
         return DemoError(f"{where}: {message}")
 
-    if not isinstance(row, dict):
-        raise bad("a trajectory must be a JSON object")
     unknown = set(row) - TRAJECTORY_KEYS
     if unknown:
         raise bad(f"unknown key(s) {sorted(unknown)}; a trajectory has {sorted(TRAJECTORY_KEYS)}")

@@ -8,7 +8,6 @@ comes from ``rng`` (the env's seeded generator), so a seed fixes the sample. Spl
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +17,7 @@ import cv2
 import numpy as np
 
 from mmrl.envs.images import check_image
+from mmrl.jsonl import jsonl_objects
 
 SPLITS = ("train", "test")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
@@ -235,34 +235,18 @@ class FileSource:
     @classmethod
     def from_jsonl(cls, file: str | Path, *, image_size: int = 56, test_fraction: float = 0.2) -> FileSource:
         file = Path(file)
-        if not file.is_file():
-            raise ValueError(f"JSONL file {str(file)!r} does not exist")
         items = []
-        with file.open(encoding="utf-8") as lines:
-            for line_number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                where = f"{file}, line {line_number}"
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise ValueError(f"{where}: invalid JSON ({error.msg})") from None
-                if (
-                    not isinstance(record, dict)
-                    or not isinstance(record.get("image"), str)
-                    or "label" not in record
-                ):
-                    raise ValueError(
-                        f'{where}: expected an object like {{"image": "path.png", "label": "cat"}}'
-                    )
-                label = record["label"]
-                if not isinstance(label, (str, int)) or isinstance(label, bool) or not str(label).strip():
-                    raise ValueError(f"{where}: label must be a non-empty string, got {label!r}")
-                image = file.parent / record["image"]  # an absolute path replaces the folder
-                if not image.is_file():
-                    raise ValueError(f"{where}: image file {str(image)!r} does not exist")
-                check_image(image, where)
-                items.append((record["image"], image, str(label)))
+        for where, record in jsonl_objects(file, "labelled images"):
+            if not isinstance(record.get("image"), str) or "label" not in record:
+                raise ValueError(f'{where}: expected an object like {{"image": "path.png", "label": "cat"}}')
+            label = record["label"]
+            if not isinstance(label, (str, int)) or isinstance(label, bool) or not str(label).strip():
+                raise ValueError(f"{where}: label must be a non-empty string, got {label!r}")
+            image = file.parent / record["image"]  # an absolute path replaces the folder
+            if not image.is_file():
+                raise ValueError(f"{where}: image file {str(image)!r} does not exist")
+            check_image(image, where)
+            items.append((record["image"], image, str(label)))
         return cls(
             items, origin=f"JSONL file {str(file)!r}", image_size=image_size, test_fraction=test_fraction
         )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from mmrl.envs.text.base import Problem, TextTaskEnv
+from mmrl.jsonl import jsonl_objects
 from mmrl.rewards.math_answer import math_answers_match
 
 #: The built-in problems, used when no ``path`` is given (answers as math-verify reads them).
@@ -37,16 +37,10 @@ DEFAULT_PROBLEMS: list[dict[str, str]] = [
 def load_problems(path: str | Path) -> list[dict[str, str]]:
     """The ``{question, answer}`` records of a JSONL file (blank lines skipped; answers turned into text)."""
     problems = []
-    with open(path, encoding="utf-8") as file:
-        for number, line in enumerate(file, start=1):
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            if not isinstance(record, dict) or "question" not in record or "answer" not in record:
-                raise ValueError(f"{path}:{number}: each line must be an object with 'question' and 'answer'")
-            problems.append({"question": str(record["question"]), "answer": str(record["answer"])})
-    if not problems:
-        raise ValueError(f"{path} holds no problems")
+    for where, record in jsonl_objects(path, "problems"):
+        if "question" not in record or "answer" not in record:
+            raise ValueError(f"{where}: each line must be an object with 'question' and 'answer'")
+        problems.append({"question": str(record["question"]), "answer": str(record["answer"])})
     return problems
 
 

@@ -8,7 +8,6 @@ original image's pixels, image paths relative to the JSONL's folder. Blank lines
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from mmrl.envs.images import check_image
+from mmrl.jsonl import jsonl_objects
 
 REQUIRED_KEYS = ("image", "question", "possible_answers", "image_caption", "bboxs", "width", "height")
 
@@ -37,40 +37,28 @@ def load_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """The records of a VQA-Verify JSONL file, each with ``image`` made an absolute path; clear errors for a
     missing file, a bad line, a missing key or a missing image."""
     file = Path(path)
-    if not file.is_file():
-        raise FileNotFoundError(f"VQA JSONL file not found: {file}")
     records = []
-    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{file}:{number}: not valid JSON ({error})") from None
-        if not isinstance(record, dict):
-            raise ValueError(f"{file}:{number}: expected a JSON object, got {type(record).__name__}")
+    for where, record in jsonl_objects(file, "VQA records"):
         missing = [key for key in REQUIRED_KEYS if key not in record]
         if missing:
             raise ValueError(
-                f"{file}:{number}: missing keys {missing} (a record needs {list(REQUIRED_KEYS)})"
+                f"{where}: missing keys {missing} (a record needs {list(REQUIRED_KEYS)})"
             )
         image = file.parent / str(record["image"])
         if not image.is_file():
-            raise FileNotFoundError(f"{file}:{number}: image not found: {image}")
+            raise FileNotFoundError(f"{where}: image not found: {image}")
         boxes = record["bboxs"]
         if not (isinstance(boxes, list) and all(isinstance(b, list) and len(b) == 4 and all(map(_finite, b))
                                                 for b in boxes)):
-            raise ValueError(f"{file}:{number}: bboxs must be a list of [x1, y1, x2, y2] finite numbers, "
+            raise ValueError(f"{where}: bboxs must be a list of [x1, y1, x2, y2] finite numbers, "
                              f"got {boxes!r}")
         sizes = (record["width"], record["height"])
         if not all(_finite(v) and v > 0 for v in sizes):
-            raise ValueError(f"{file}:{number}: width and height must be positive finite numbers, got {sizes}")
-        check_image(image, f"{file}:{number}")
+            raise ValueError(f"{where}: width and height must be positive finite numbers, got {sizes}")
+        check_image(image, where)
         if not isinstance(record["possible_answers"], list) or not record["possible_answers"]:
-            raise ValueError(f"{file}:{number}: possible_answers must be a non-empty list")
+            raise ValueError(f"{where}: possible_answers must be a non-empty list")
         records.append({**record, "image": str(image), "key": f"{record['image']}|{record['question']}"})
-    if not records:
-        raise ValueError(f"no records in {file}")
     return records
 
 

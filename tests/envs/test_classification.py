@@ -262,14 +262,14 @@ def test_clear_errors(tmp_path):
     file = write_jsonl(tmp_path)
     with file.open("a") as f:
         f.write('{"image": "images/cat0.png", "label": "cat"\n')
-    with pytest.raises(ValueError, match=r"data\.jsonl, line 14: invalid JSON"):
+    with pytest.raises(ValueError, match=r"data\.jsonl:14: not JSON"):
         make(source="jsonl", path=str(file))
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"image": "images/cat0.png", "label": "cat"}\n{"image": "nope.png", "label": "cat"}\n')
-    with pytest.raises(ValueError, match=r"bad\.jsonl, line 2: image file .*nope\.png.* does not exist"):
+    with pytest.raises(ValueError, match=r"bad\.jsonl:2: image file .*nope\.png.* does not exist"):
         make(source="jsonl", path=str(bad))
     bad.write_text('{"img": "images/cat0.png"}\n')
-    with pytest.raises(ValueError, match=r"line 1: expected an object"):
+    with pytest.raises(ValueError, match=r"bad\.jsonl:1: expected an object"):
         make(source="jsonl", path=str(bad))
     for kwargs in (
         {"style": "cot"},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import time
 from fractions import Fraction
@@ -372,9 +373,13 @@ def test_math_qa_reads_a_jsonl_and_widens_the_charset(tmp_path):
         assert env.step(tagged(info["answer"] + ".0"))[4]["success"]
     assert seen == {"3", "1"}
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"q": 1}\n', encoding="utf-8")
-    with pytest.raises(ValueError):
-        MathQAEnv(path=str(bad))
+    for text, message in (('{"q": 1}\n', "bad.jsonl:1: each line must be an object with 'question' and 'answer'"),
+                          ('\n{"question": "1+1", "answer": 2\n', "bad.jsonl:2: not JSON"),
+                          ("[1, 2]\n", "bad.jsonl:1: expected a JSON object, got list"),
+                          ("\n\n", "bad.jsonl holds no problems")):
+        bad.write_text(text, encoding="utf-8")
+        with pytest.raises(ValueError, match=re.escape(message)):
+            MathQAEnv(path=str(bad))
 
 
 @pytest.mark.parametrize(

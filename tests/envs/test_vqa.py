@@ -269,7 +269,7 @@ def test_jsonl_source(tmp_path):
 
 def test_jsonl_errors(tmp_path):
     missing = tmp_path / "nope.jsonl"
-    with pytest.raises(FileNotFoundError, match="nope.jsonl"):
+    with pytest.raises(ValueError, match=r"VQA records file .*nope\.jsonl does not exist"):
         make(source="jsonl", path=str(missing))
     with pytest.raises(ValueError, match="needs path"):
         make(source="jsonl")
