@@ -1,8 +1,10 @@
 """Generation speed of the vLLM backend against the HF backend: tokens/s, same model, same prompts, interleaved.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_generate.py [--reps 3] [--sizes 64x2,512x8,1024x12] [--out r.json]
+        [--dtype float32|bfloat16]
 
-For each model size (hidden x layers of mmrl's tiny Qwen2 text model, random init, float32):
+For each model size (hidden x layers of mmrl's tiny Qwen2 text model, random init, in `--dtype`, float32 unless
+told; both backends run the same dtype, `model.dtype` in a training config):
 - the model is built by `mmrl.models.loading.build_tiny_policy` and saved; `HFBackend` generates on that policy and
   `VLLMBackend` (an in-process vLLM engine loaded from the saved folder and synced from the policy) on the same
   weights: the two classes the trainer uses;
@@ -16,7 +18,7 @@ The headline ratio is vLLM/HF of median tokens/s; printed too: the median over r
 adjacent pair of calls (they saw nearly the same load) and the ratio of the best calls (least moved by load).
 Engine start-up (vLLM) is reported but not counted: it is paid once per run.
 
-A ceiling is measured beside them, after each pair of calls: the rate of a plain float32 matmul of the decode
+A ceiling is measured beside them, after each pair of calls: the rate of a plain matmul in the same dtype of the decode
 step's shape ((samples, hidden) x (hidden, 2 hidden)) on this machine at that moment, turned into tokens/s at
 2 x parameters FLOPs per generated token. No backend can generate much faster than that here (attention over these
 short sequences adds little), so it tells how much of the ratio is left to win at each size.
@@ -88,9 +90,10 @@ def timed_generate(backend, prompts: list[Prompt], params: SamplingParams) -> tu
     return seconds, sum(len(c.token_ids) for c in completions)
 
 
-def matmul_gflops(rows: int, hidden: int, seconds: float = 0.3) -> float:
-    """GFLOP/s of `(rows, hidden) @ (hidden, 2 hidden)` in float32 on the current torch threads."""
-    x, w = torch.randn(rows, hidden), torch.randn(2 * hidden, hidden)
+def matmul_gflops(rows: int, hidden: int, dtype: str = "float32", seconds: float = 0.3) -> float:
+    """GFLOP/s of `(rows, hidden) @ (hidden, 2 hidden)` in `dtype` on the current torch threads."""
+    kind = getattr(torch, dtype)
+    x, w = torch.randn(rows, hidden, dtype=kind), torch.randn(2 * hidden, hidden, dtype=kind)
     x @ w.T
     calls, start = 0, time.perf_counter()
     while (elapsed := time.perf_counter() - start) < seconds:
@@ -111,14 +114,14 @@ def profile_call(backend, prompts: list[Prompt], params: SamplingParams, top: in
 
 
 def bench_size(hidden: int, layers: int, reps: int, n_prompts: int, group_size: int, max_new_tokens: int,
-               tmp: str, kind: str = "text", profile: bool = False) -> dict:
+               tmp: str, kind: str = "text", profile: bool = False, dtype: str = "float32") -> dict:
     """Both backends on one freshly built model; returns per-backend call times and tokens."""
     from mmrl.rollout.vllm_backend import VLLMBackend  # lazy: vLLM is optional and slow to import
 
-    cfg = ModelConfig(tiny=kind, tiny_hidden_size=hidden, tiny_layers=layers)
+    cfg = ModelConfig(tiny=kind, tiny_hidden_size=hidden, tiny_layers=layers, dtype=dtype)
     policy = build_tiny_policy(cfg, CORPUS)
     policy.model.eval()
-    model_dir = os.path.join(tmp, f"{kind}-{hidden}x{layers}")
+    model_dir = os.path.join(tmp, f"{kind}-{hidden}x{layers}-{dtype}")
     save_policy(policy, model_dir)
     n_params = sum(p.numel() for p in policy.model.parameters())
     prompts = make_prompts(policy, n_prompts, group_size)
@@ -139,14 +142,15 @@ def bench_size(hidden: int, layers: int, reps: int, n_prompts: int, group_size: 
                     runs[name]["seconds"].append(seconds)
                     runs[name]["tokens"].append(tokens)
             if rep > 0:
-                gflops.append(matmul_gflops(len(prompts), hidden))
+                gflops.append(matmul_gflops(len(prompts), hidden, dtype))
         if profile:  # after the timed calls: profiling slows the call it watches
             for name, backend in backends.items():
                 print(f"----- {name} {kind} {hidden}x{layers}: one generate call, by own time")
                 print(profile_call(backend, prompts, params))
     finally:
         vllm.close()
-    row = {"kind": kind, "hidden": hidden, "layers": layers, "params": n_params, "vllm_startup_s": startup_s,
+    row = {"kind": kind, "hidden": hidden, "layers": layers, "dtype": dtype, "params": n_params,
+           "vllm_startup_s": startup_s,
            "threads": torch.get_num_threads()}
     for name, run in runs.items():
         rates = [t / s for t, s in zip(run["tokens"], run["seconds"])]
@@ -163,23 +167,24 @@ def bench_size(hidden: int, layers: int, reps: int, n_prompts: int, group_size: 
 
 
 def run(sizes: list[tuple[int, int]], reps: int = 3, n_prompts: int = 16, group_size: int = 8,
-        max_new_tokens: int = 32, vl: bool = False, profile: bool = False) -> dict:
+        max_new_tokens: int = 32, vl: bool = False, profile: bool = False, dtype: str = "float32") -> dict:
     """Measure every size (and the tiny VL model when `vl`); returns what `main` prints and writes."""
     torch.set_num_threads(1)
     rows = []
     with tempfile.TemporaryDirectory(prefix="mmrl-bench-gen-") as tmp:
         for hidden, layers in sizes:
-            rows.append(bench_size(hidden, layers, reps, n_prompts, group_size, max_new_tokens, tmp, profile=profile))
+            rows.append(bench_size(hidden, layers, reps, n_prompts, group_size, max_new_tokens, tmp, profile=profile,
+                                   dtype=dtype))
             print_row(rows[-1])
         if vl:
-            rows.append(bench_size(64, 2, reps, n_prompts, group_size, max_new_tokens, tmp, kind="vl"))
+            rows.append(bench_size(64, 2, reps, n_prompts, group_size, max_new_tokens, tmp, kind="vl", dtype=dtype))
             print_row(rows[-1])
     aim = [r for r in rows if r["kind"] == "text" and r["params"] >= TARGET_MIN_PARAMS]
     return {
         "machine": f"{os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}, "
                    f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}",
         "job": {"prompts": n_prompts, "group_size": group_size, "max_new_tokens": max_new_tokens, "reps": reps,
-                "temperature": 1.0},
+                "temperature": 1.0, "dtype": dtype},
         "rows": rows,
         "target": TARGET_RATIO,
         "target_met": bool(aim) and all(r["ratio_median"] >= TARGET_RATIO for r in aim),
@@ -210,10 +215,12 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--vl", action="store_true", help="also a row for the tiny Qwen2.5-VL (text prompts)")
     parser.add_argument("--profile", action="store_true", help="after timing, cProfile one call of each backend")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
+                        help="the model's dtype, in both backends")
     parser.add_argument("--out", default=None, help="also write the numbers as JSON to this path")
     args = parser.parse_args()
     result = run(parse_sizes(args.sizes), args.reps, args.prompts, args.group_size, args.max_new_tokens, args.vl,
-                 args.profile)
+                 args.profile, args.dtype)
     print(f"{result['machine']}; {result['job']}")
     for row in result["rows"]:
         ceiling = row["ceiling_tok_s"] / row["hf"]["tok_s_median"]

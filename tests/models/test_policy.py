@@ -196,3 +196,22 @@ def test_value_head_scores_a_model_cast_whole_to_bfloat16(tmp_path):
     values = policy.score(prompts, completions, with_values=True).values
     assert values.dtype == torch.float32 and values.shape == (2,)
     assert torch.allclose(values, reference, atol=0.05, rtol=0.05)
+
+
+def test_a_tiny_model_takes_model_dtype_and_keeps_it_through_a_save(tmp_path):
+    """`model.dtype` applies to the tiny models too (it was float32 whatever the config said), and the saved folder
+    records it, so a vLLM engine started from it (dtype "auto") runs the same dtype as the trainer."""
+    import json
+
+    from mmrl.models.loading import build_tiny_policy
+
+    policy = build_tiny_policy(ModelConfig(tiny="text", dtype="bfloat16"), ["name the colour of the shape"] * 4)
+    assert {p.dtype for p in policy.model.parameters()} == {torch.bfloat16}
+    save_policy(policy, str(tmp_path))
+    assert json.loads((tmp_path / "config.json").read_text())["dtype"] == "bfloat16"
+    loaded = load_pretrained_policy(str(tmp_path), ModelConfig(dtype="bfloat16"))
+    prompt = loaded.encode([{"role": "user", "content": "name the colour"}])
+    completion = loaded.tokenizer.encode("the shape", add_special_tokens=False)
+    logprobs, _, _ = loaded.completion_logprobs([prompt], [completion])
+    full, _, _ = policy.completion_logprobs([prompt], [completion])
+    torch.testing.assert_close(logprobs, full, atol=2e-3, rtol=0)  # bfloat16 kernels: not bit-equal across loads
