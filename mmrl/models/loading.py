@@ -29,15 +29,19 @@ hf_logging.disable_progress_bar()
 
 
 def build_tiny_policy(cfg: ModelConfig, corpus: list[str]) -> Policy:
-    """A random tiny model in `cfg.dtype` whose tokenizer is trained on `corpus` (the envs' own prompt texts)."""
+    """A random tiny model whose tokenizer is trained on `corpus` (the envs' own prompt texts), in `model.dtype` and
+    with `model.attn_implementation`, as a checkpoint loaded from `model.path` would be."""
+    check_attention_available(cfg.attn_implementation)
     tokenizer = train_tokenizer(corpus, cfg.tiny_vocab_size)
+    processor = None
     if cfg.tiny == "vl":
         model, processor = build_tiny_vl(
             tokenizer, cfg.tiny_hidden_size, cfg.tiny_layers, cfg.seed, cfg.min_pixels, cfg.max_pixels
         )
-        return Policy(model.to(_DTYPES[cfg.dtype]), processor, tokenizer, is_vl=True)
-    model = build_tiny_text(tokenizer, cfg.tiny_hidden_size, cfg.tiny_layers, cfg.seed)
-    return Policy(model.to(_DTYPES[cfg.dtype]), None, tokenizer, False)
+    else:
+        model = build_tiny_text(tokenizer, cfg.tiny_hidden_size, cfg.tiny_layers, cfg.seed)
+    model.set_attn_implementation(cfg.attn_implementation)
+    return Policy(model.to(_DTYPES[cfg.dtype]), processor, tokenizer, is_vl=processor is not None)
 
 
 def load_pretrained_policy(path: str, cfg: ModelConfig) -> Policy:

@@ -215,3 +215,17 @@ def test_a_tiny_model_takes_model_dtype_and_keeps_it_through_a_save(tmp_path):
     logprobs, _, _ = loaded.completion_logprobs([prompt], [completion])
     full, _, _ = policy.completion_logprobs([prompt], [completion])
     torch.testing.assert_close(logprobs, full, atol=2e-3, rtol=0)  # bfloat16 kernels: not bit-equal across loads
+
+
+def test_a_tiny_model_takes_model_attn_implementation():
+    """Eager attention (as `model.attn_implementation: eager` asks) scores what sdpa scores, to float rounding."""
+    from mmrl.models.loading import build_tiny_policy
+
+    corpus = ["Which colour is the shape?"] * 4
+    eager = build_tiny_policy(ModelConfig(tiny="vl", attn_implementation="eager"), corpus)
+    sdpa = build_tiny_policy(ModelConfig(tiny="vl"), corpus)
+    assert (eager.model.config._attn_implementation, sdpa.model.config._attn_implementation) == ("eager", "sdpa")
+    prompts = _image_prompts(eager, 2)
+    completion = [eager.tokenizer.encode("red", add_special_tokens=False)] * 2
+    torch.testing.assert_close(eager.completion_logprobs(prompts, completion)[0],
+                               sdpa.completion_logprobs(prompts, completion)[0], atol=1e-5, rtol=0)
