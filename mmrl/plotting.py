@@ -33,11 +33,11 @@ def plot_run(run_dir: str | Path) -> Path:
     ax_reward.set(xlabel="step", ylabel="reward", title="Training reward")
     ax_success.plot([r["step"] for r in train], [r["train/success_rate"] for r in train], alpha=0.6,
                     label="train success (sampled)")
-    ax_success.plot([r["step"] for r in evals], [r["eval/success_rate"] for r in evals], "o-",
-                    label="held-out success (eval)")
-    sft = [r for r in rows if r.get("sft/success_rate") is not None]
-    if sft:
-        ax_success.plot([0], [sft[-1]["sft/success_rate"]], "s", color="tab:green", label="held-out, after warm-start")
+    curve, before = held_out_curve(rows)
+    if curve:
+        ax_success.plot(*zip(*curve), "o-", label="held-out success (eval)")
+    if before is not None:
+        ax_success.plot([0], [before], "x", color="tab:grey", markersize=8, label="held-out, before warm-start")
     ax_success.set(xlabel="step", ylabel="success rate", ylim=(-0.02, 1.02), title="Success")
     if per_env:
         ax_env = axes[2]
@@ -80,6 +80,20 @@ def plot_run(run_dir: str | Path) -> Path:
 
 PER_ENV_SUCCESS = re.compile(r"^(train|eval)/(?!task/)(.+)/success_rate$")
 """Per-env success keys (mmrl.episode_metrics logs them when a run has several envs)."""
+
+
+def held_out_curve(rows: list[dict]) -> tuple[list[tuple[int, float]], float | None]:
+    """The held-out success curve as (step, success) points, and the score before the warm-start if there was one.
+
+    RL starts from the warm-started weights, so with a warm-start the curve's step-0 point is the score after it
+    (`sft/success_rate`), and the step-0 evaluation of the untouched model is returned apart, to be drawn as a lone
+    marker, not as the start of a line that would seem to climb during the first RL steps."""
+    points = [(r["step"], r["eval/success_rate"]) for r in rows if r.get("eval/success_rate") is not None]
+    sft = [r["sft/success_rate"] for r in rows if r.get("sft/success_rate") is not None]
+    if not sft:
+        return points, None
+    before = [value for step, value in points if step == 0]
+    return [(0, sft[-1])] + [(step, value) for step, value in points if step != 0], (before[-1] if before else None)
 
 
 def per_env_success_keys(rows: list[dict]) -> list[str]:
