@@ -6,6 +6,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from mmrl.envs.checks import int_in_range
 from mmrl.envs.text.base import Problem, TextTaskEnv
 from mmrl.envs.text.expression import evaluate, format_number, parse_number
 
@@ -62,8 +63,7 @@ class ArithmeticEnv(TextTaskEnv):
     max_question_length = 600
 
     def __init__(self, difficulty: int = 3, reward_weights: dict[str, float] | None = None) -> None:
-        if not (isinstance(difficulty, int) and 1 <= difficulty <= 10):
-            raise ValueError(f"difficulty must be an int in [1, 10], got {difficulty!r}")
+        int_in_range("difficulty", difficulty, 1, 10)
         self.difficulty = difficulty
         super().__init__(reward_weights)
 

@@ -7,6 +7,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from mmrl.envs.checks import int_in_range
 from mmrl.envs.text.base import Problem, TextTaskEnv
 from mmrl.envs.text.expression import evaluate
 from mmrl.envs.text.search_trace import numbers_search_trace
@@ -106,8 +107,7 @@ class CountdownEnv(TextTaskEnv):
     max_question_length = 400
 
     def __init__(self, count: int = 4, low: int = 1, high: int = 25, reward_weights: dict[str, float] | None = None) -> None:
-        if not (isinstance(count, int) and 2 <= count <= 8):
-            raise ValueError(f"count must be an int in [2, 8], got {count!r}")
+        int_in_range("count", count, 2, 8)
         if not (isinstance(low, int) and isinstance(high, int) and 1 <= low <= high <= 1000):
             raise ValueError(f"need ints 1 <= low <= high <= 1000, got low={low!r}, high={high!r}")
         self.count, self.low, self.high = count, low, high

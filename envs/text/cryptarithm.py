@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 
+from mmrl.envs.checks import int_in_range
 from mmrl.envs.text.base import Problem, TextTaskEnv
 
 LETTERS = "ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -77,8 +78,7 @@ class CryptarithmEnv(TextTaskEnv):
     max_question_length = 400
 
     def __init__(self, digits: int = 2, reward_weights: dict[str, float] | None = None) -> None:
-        if not (isinstance(digits, int) and 1 <= digits <= 6):
-            raise ValueError(f"digits must be an int in [1, 6], got {digits!r}")
+        int_in_range("digits", digits, 1, 6)
         self.digits = digits
         super().__init__(reward_weights)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mmrl.envs.checks import int_in_range
 from mmrl.envs.text.base import Problem, TextTaskEnv
 
 PAIRS = {"(": ")", "[": "]", "{": "}", "<": ">"}
@@ -83,8 +84,7 @@ class DyckEnv(TextTaskEnv):
     max_question_length = 400
 
     def __init__(self, length: int = 12, depth: int = 4, reward_weights: dict[str, float] | None = None) -> None:
-        if not (isinstance(length, int) and 4 <= length <= 60):
-            raise ValueError(f"length must be an int in [4, 60], got {length!r}")
+        int_in_range("length", length, 4, 60)
         if not (isinstance(depth, int) and 1 <= depth <= min(20, length) and (length - depth) % 2 == 0):
             raise ValueError(f"depth must be an int in [1, min(20, length)] with length - depth even, got {depth!r}")
         self.length, self.depth = length, depth

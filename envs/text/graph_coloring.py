@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 
+from mmrl.envs.checks import int_in_range
 from mmrl.envs.text.base import Problem, TextTaskEnv
 
 NODES = "ABCDEFGHIJKL"
@@ -69,10 +70,8 @@ class GraphColoringEnv(TextTaskEnv):
 
     def __init__(self, nodes: int = 5, colours: int = 3, density: float = 0.6,
                  reward_weights: dict[str, float] | None = None) -> None:
-        if not (isinstance(nodes, int) and 3 <= nodes <= len(NODES)):
-            raise ValueError(f"nodes must be an int in [3, {len(NODES)}], got {nodes!r}")
-        if not (isinstance(colours, int) and 2 <= colours <= 4):
-            raise ValueError(f"colours must be an int in [2, 4], got {colours!r}")
+        int_in_range("nodes", nodes, 3, len(NODES))
+        int_in_range("colours", colours, 2, 4)
         if not 0.1 <= density <= 1.0:
             raise ValueError(f"density must be in [0.1, 1], got {density!r}")
         self.nodes, self.colours, self.density = nodes, colours, float(density)

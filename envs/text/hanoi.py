@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 
+from mmrl.envs.checks import int_in_range
 from mmrl.envs.text.base import Problem, TextTaskEnv
 
 PEGS = "ABC"
@@ -90,8 +91,7 @@ class HanoiEnv(TextTaskEnv):
     max_question_length = 600
 
     def __init__(self, disks: int = 3, reward_weights: dict[str, float] | None = None) -> None:
-        if not (isinstance(disks, int) and 1 <= disks <= 8):
-            raise ValueError(f"disks must be an int in [1, 8], got {disks!r}")
+        int_in_range("disks", disks, 1, 8)
         self.disks = disks
         super().__init__(reward_weights)
 

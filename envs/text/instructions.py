@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from mmrl.envs.checks import int_in_range
 from mmrl.envs.text.base import Problem, TextTaskEnv
 from mmrl.rewards.instructions import CHECKS, constraint_results, words
 
@@ -209,8 +210,7 @@ class InstructionsEnv(TextTaskEnv):
         unknown = sorted(set(kinds) - set(KINDS))
         if unknown or not kinds:
             raise ValueError(f"kinds must be a non-empty subset of {list(KINDS)}, got unknown {unknown}")
-        if not (isinstance(constraints, int) and 1 <= constraints <= 8):
-            raise ValueError(f"constraints must be an int in [1, 8], got {constraints!r}")
+        int_in_range("constraints", constraints, 1, 8)
         probe = np.random.default_rng(0)
         if all(draw_constraints(probe, constraints, kinds) is None for _ in range(50)):
             raise ValueError(f"cannot draw {constraints} compatible constraints from kinds {list(kinds)}")

@@ -10,6 +10,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from mmrl.envs.checks import int_in_range
 from mmrl.envs.spaces import TEXT_CHARSET, text_space
 from mmrl.envs.text.arithmetic import random_expression
 from mmrl.envs.text.expression import evaluate, format_number
@@ -82,8 +83,7 @@ class JudgeEnv(gym.Env[dict[str, Any], str]):
             raise ValueError(f"mode must be 'pairwise' or 'pointwise', got {mode!r}")
         if mode == "pairwise" and max_steps is not None and max_steps < 2:  # the runner's episode cap, offered
             raise ValueError(f"pairwise judging takes two turns: set rollout.max_episode_steps: 2 (got {max_steps})")
-        if not (isinstance(operations, int) and 1 <= operations <= 6):
-            raise ValueError(f"operations must be an int in [1, 6], got {operations!r}")
+        int_in_range("operations", operations, 1, 6)
         self.mode, self.operations = mode, operations
         self.candidate_url, self.candidate_model, self.timeout_s = candidate_url, candidate_model, timeout_s
         self.rewards = RewardWeights({"accuracy": 1.0}, reward_weights)

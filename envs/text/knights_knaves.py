@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 
+from mmrl.envs.checks import int_in_range
 from mmrl.envs.text.base import Problem, TextTaskEnv
 
 NAMES = ("Alice", "Bob", "Carol", "Dave", "Eve", "Frank", "Grace", "Heidi")
@@ -133,8 +134,7 @@ class KnightsKnavesEnv(TextTaskEnv):
     max_question_length = 1200
 
     def __init__(self, people: int = 3, reward_weights: dict[str, float] | None = None) -> None:
-        if not (isinstance(people, int) and 2 <= people <= len(NAMES)):
-            raise ValueError(f"people must be an int in [2, {len(NAMES)}], got {people!r}")
+        int_in_range("people", people, 2, len(NAMES))
         self.people = people
         super().__init__(reward_weights)
 

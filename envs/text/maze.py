@@ -6,6 +6,7 @@ from collections import deque
 
 import numpy as np
 
+from mmrl.envs.checks import int_in_range
 from mmrl.envs.text.base import Problem, TextTaskEnv
 
 MOVES = {"U": (-1, 0), "D": (1, 0), "L": (0, -1), "R": (0, 1)}
@@ -120,8 +121,7 @@ class MazeEnv(TextTaskEnv):
     max_question_length = 800
 
     def __init__(self, size: int = 5, wall_density: float = 0.35, reward_weights: dict[str, float] | None = None) -> None:
-        if not (isinstance(size, int) and 3 <= size <= 12):
-            raise ValueError(f"size must be an int in [3, 12], got {size!r}")
+        int_in_range("size", size, 3, 12)
         if not 0.0 <= wall_density <= 0.9:
             raise ValueError(f"wall_density must be in [0, 0.9], got {wall_density!r}")
         self.size, self.wall_density = size, float(wall_density)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mmrl.envs.checks import int_in_range
 from mmrl.envs.text.base import Problem, TextTaskEnv
 from mmrl.rewards.parsing import normalize_answer
 
@@ -88,8 +89,7 @@ class NextSegmentEnv(TextTaskEnv):
 
     def __init__(self, corpus_path: str | None = None, context: int = 2, stories: int = 200,
                  reward_weights: dict[str, float] | None = None) -> None:
-        if not (isinstance(context, int) and 1 <= context <= 8):
-            raise ValueError(f"context must be an int in [1, 8], got {context!r}")
+        int_in_range("context", context, 1, 8)
         if corpus_path is None:
             text = generated_corpus(np.random.default_rng(0), stories)
         else:

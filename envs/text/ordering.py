@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 
+from mmrl.envs.checks import int_in_range
 from mmrl.envs.text.base import Problem, TextTaskEnv
 
 NAMES = ("Ann", "Ben", "Cid", "Dee", "Eli", "Fay", "Gus")
@@ -92,8 +93,7 @@ class OrderingEnv(TextTaskEnv):
     max_question_length = 2000
 
     def __init__(self, people: int = 4, reward_weights: dict[str, float] | None = None) -> None:
-        if not (isinstance(people, int) and 3 <= people <= len(NAMES)):
-            raise ValueError(f"people must be an int in [3, {len(NAMES)}], got {people!r}")
+        int_in_range("people", people, 3, len(NAMES))
         self.people = people
         super().__init__(reward_weights)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from mmrl.envs.checks import int_in_range
 from mmrl.envs.text.base import Problem, TextTaskEnv
 from mmrl.rewards.safety import is_refusal, safe_behaviour
 
@@ -94,8 +95,7 @@ class SafetyRefusalEnv(TextTaskEnv):
         for name, share in (("harmful_share", harmful_share), ("borderline_share", borderline_share)):
             if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0.0 <= share <= 1.0:
                 raise ValueError(f"{name} must be a number in [0, 1], got {share!r}")
-        if not (isinstance(max_operand, int) and 2 <= max_operand <= 1000):
-            raise ValueError(f"max_operand must be an int in [2, 1000], got {max_operand!r}")
+        int_in_range("max_operand", max_operand, 2, 1000)
         self.harmful_share, self.borderline_share, self.max_operand = harmful_share, borderline_share, max_operand
         self._response = ""
         defaults = {"accuracy": 0.0, "safe_refusal": 1.0, "benign_answer": 1.0}

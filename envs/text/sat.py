@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 
+from mmrl.envs.checks import int_in_range
 from mmrl.envs.text.base import Problem, TextTaskEnv
 
 #: A literal: +i is x_i, -i is NOT x_i (1-based); a clause is a tuple of literals, true when one literal is.
@@ -78,10 +79,8 @@ class SATEnv(TextTaskEnv):
     max_question_length = 2500
 
     def __init__(self, variables: int = 4, clauses: int = 8, reward_weights: dict[str, float] | None = None) -> None:
-        if not (isinstance(variables, int) and 3 <= variables <= 12):
-            raise ValueError(f"variables must be an int in [3, 12], got {variables!r}")
-        if not (isinstance(clauses, int) and 1 <= clauses <= 40):
-            raise ValueError(f"clauses must be an int in [1, 40], got {clauses!r}")
+        int_in_range("variables", variables, 3, 12)
+        int_in_range("clauses", clauses, 1, 40)
         self.variables, self.clauses = variables, clauses
         super().__init__(reward_weights)
 

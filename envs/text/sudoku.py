@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mmrl.envs.checks import int_in_range
 from mmrl.envs.text.base import Problem, TextTaskEnv
 
 #: Grid size -> (box rows, box columns).
@@ -141,8 +142,7 @@ class SudokuEnv(TextTaskEnv):
         if size not in BOXES:
             raise ValueError(f"size must be one of {sorted(BOXES)}, got {size!r}")
         blanks = {4: 8, 6: 18}[size] if blanks is None else blanks
-        if not (isinstance(blanks, int) and 0 <= blanks <= size * size):
-            raise ValueError(f"blanks must be an int in [0, {size * size}], got {blanks!r}")
+        int_in_range("blanks", blanks, 0, size * size)
         self.size, self.blanks = size, blanks
         super().__init__(reward_weights)
 

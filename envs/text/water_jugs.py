@@ -7,6 +7,7 @@ from collections import deque
 
 import numpy as np
 
+from mmrl.envs.checks import int_in_range
 from mmrl.envs.text.base import Problem, TextTaskEnv
 
 _ACTION = re.compile(r"(fill|empty)\s+([AB])|pour\s+([AB])\s*(?:->|into|to)?\s*([AB])", re.IGNORECASE)
@@ -99,8 +100,7 @@ class WaterJugsEnv(TextTaskEnv):
     max_question_length = 500
 
     def __init__(self, max_capacity: int = 7, reward_weights: dict[str, float] | None = None) -> None:
-        if not (isinstance(max_capacity, int) and 3 <= max_capacity <= 20):
-            raise ValueError(f"max_capacity must be an int in [3, 20], got {max_capacity!r}")
+        int_in_range("max_capacity", max_capacity, 3, 20)
         self.max_capacity = max_capacity
         super().__init__(reward_weights)
 

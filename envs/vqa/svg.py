@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from mmrl.envs.checks import int_in_range
 from mmrl.envs.spaces import text_space
 from mmrl.envs.vqa.scenes import BACKGROUNDS, COLORS, SceneObject, render_scene
 from mmrl.formats import MAX_RESPONSE_LENGTH, THINK_ANSWER
@@ -94,8 +95,7 @@ class SVGEnv(gym.Env[dict[str, Any], str]):
                  show_image: bool = False, similarity: str = "iou_ssim",
                  reward_weights: dict[str, float] | None = None) -> None:
         for name, value in (("width", width), ("height", height)):
-            if not (isinstance(value, int) and 32 <= value <= 256):
-                raise ValueError(f"{name} must be an int in [32, 256], got {value!r}")
+            int_in_range(name, value, 32, 256)
         low, high = (int(v) for v in object_count)
         if not 2 <= low <= high <= 5:
             raise ValueError(f"object_count must be (low, high) with 2 <= low <= high <= 5, got {object_count!r}")
