@@ -150,8 +150,7 @@ def bench_size(hidden: int, layers: int, reps: int, n_prompts: int, group_size: 
     finally:
         vllm.close()
     row = {"kind": kind, "hidden": hidden, "layers": layers, "dtype": dtype, "params": n_params,
-           "vllm_startup_s": startup_s,
-           "threads": torch.get_num_threads()}
+           "vllm_startup_s": startup_s, "threads": torch.get_num_threads()}
     for name, run in runs.items():
         rates = [t / s for t, s in zip(run["tokens"], run["seconds"])]
         row[name] = {"tok_s_median": statistics.median(rates), "tok_s_max": max(rates),

@@ -86,8 +86,8 @@ class SPARK(RISE):
         rng = np.random.default_rng([self.cfg.train.seed, tools.step, 29])
         stats: dict[str, float] = {}
         # 1. the policy rewards the rollouts of envs without a verifier
-        judged = [i for i, ep in enumerate(episodes)
-                  if ep.request.env_index in self.self_rewarded and ep.turns and ep.error is None]
+        judged = [i for i in verifiable(episodes, range(len(episodes)))
+                  if episodes[i].request.env_index in self.self_rewarded]
         if judged:
             verdicts = self_judge(episodes, judged, tools)
             truth = [episodes[i].success for i in judged]

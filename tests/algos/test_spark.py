@@ -57,3 +57,25 @@ def test_spark_self_rewards_unverified_rollouts_and_trains_on_verified_ones(tiny
 def test_self_reward_envs_must_name_an_env():
     with pytest.raises(ConfigError, match="algo.self_reward_envs"):
         load_config(None, [ENVS, "algo.name=spark", "algo.self_reward_envs=[nope]"])
+
+
+def test_an_episode_whose_env_failed_is_neither_self_judged_nor_verified(tiny_text):
+    """Its success says nothing: the self-judge sees only the healthy unverified rollout, and the verified group,
+    left with one healthy episode, gives no pair."""
+    spark = make_algorithm(load_config(None, [ENVS, "algo.name=spark", "algo.self_reward_envs=[unverified]",
+                                              "rollout.group_size=2", "algo.verify_per_group=2",
+                                              "algo.verify_samples=1"]))
+    episodes = [_episode(0, True, "<answer>3 * 2</answer>"), _episode(0, False, "<answer>3 + 2</answer>"),
+                _episode(1, True, "<answer>2 * 3</answer>"), _episode(1, False, "<answer>2 - 3</answer>")]
+    episodes[1].error = episodes[3].error = "env worker crashed"
+    calls = []
+
+    def generate(prompts, round_):
+        calls.append((round_, len(prompts)))
+        return [Completion([7], "<answer>1</answer>", True) for _ in prompts]
+
+    extra, _ = spark.extra_samples(episodes, StepTools(tiny_text, generate, None, 1))
+    # one self-judgement (episode 2), one pointwise verification (episode 0), no pairs
+    assert [c for c in calls if c[1]] == [(3, 1), (1, 1)]
+    assert episodes[3].turns[0].reward == 0.0 and "verifier_reward" not in episodes[3].turns[0].info
+    assert not [s for s in extra if "pairwise" in s.extra]
